@@ -1,0 +1,222 @@
+//! Envelope parsing (§6): a JSON header line followed by items, each a JSON header line
+//! and a payload framed by `length` or by the next LF.
+
+mod item_type;
+
+pub use item_type::ItemType;
+
+use serde_json::{Map, Value};
+
+use crate::event_id::normalize_event_id;
+use crate::timestamp::parse_timestamp;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    pub headers: EnvelopeHeaders,
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EnvelopeHeaders {
+    /// 32 lowercase hex (dashed input accepted).
+    pub event_id: Option<String>,
+    pub dsn: Option<String>,
+    /// Unix seconds.
+    pub sent_at: Option<f64>,
+    /// The header object as sent, including the fields above.
+    pub raw: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub headers: ItemHeaders,
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemHeaders {
+    pub item_type: ItemType,
+    pub length: Option<u64>,
+    pub content_type: Option<String>,
+    pub filename: Option<String>,
+    pub attachment_type: Option<String>,
+    pub item_count: Option<u64>,
+    /// The item header object as sent.
+    pub raw: Map<String, Value>,
+}
+
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+pub enum EnvelopeError {
+    #[error("empty envelope: missing envelope header")]
+    Empty,
+    #[error("missing newline after header or payload at byte {offset}")]
+    MissingNewline { offset: usize },
+    #[error("unexpected end of envelope: item payload is shorter than its declared length")]
+    UnexpectedEof,
+    #[error("invalid envelope header: {0}")]
+    InvalidHeader(String),
+    #[error("invalid header of item {index}: {reason}")]
+    InvalidItemHeader { index: usize, reason: String },
+    #[error("invalid event_id {0:?} in envelope header")]
+    InvalidEventId(String),
+}
+
+impl Envelope {
+    pub fn event_id(&self) -> Option<&str> {
+        self.headers.event_id.as_deref()
+    }
+
+    pub fn items_of<'a>(&'a self, ty: &'a ItemType) -> impl Iterator<Item = &'a Item> + 'a {
+        self.items
+            .iter()
+            .filter(move |i| &i.headers.item_type == ty)
+    }
+
+    /// Serializes back to the wire format, always writing `length` so binary payloads
+    /// survive (useful for forwarding and tests).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec(&self.headers.raw).unwrap_or_default();
+        for item in &self.items {
+            let mut raw = item.headers.raw.clone();
+            raw.insert("type".into(), item.headers.item_type.as_str().into());
+            raw.insert("length".into(), item.payload.len().into());
+            out.push(b'\n');
+            out.extend(serde_json::to_vec(&raw).unwrap_or_default());
+            out.push(b'\n');
+            out.extend_from_slice(&item.payload);
+        }
+        out.push(b'\n');
+        out
+    }
+}
+
+fn is_json_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// Parses one JSON value starting at `pos`; returns it and the offset right after it.
+/// `Ok(None)` when only whitespace is left.
+fn json_at(body: &[u8], pos: usize) -> Result<Option<(Value, usize)>, String> {
+    let rest = &body[pos..];
+    if rest.iter().all(|&b| is_json_ws(b)) {
+        return Ok(None);
+    }
+    let mut stream = serde_json::Deserializer::from_slice(rest).into_iter::<Value>();
+    match stream.next() {
+        None => Ok(None),
+        Some(Ok(value)) => Ok(Some((value, pos + stream.byte_offset()))),
+        Some(Err(e)) => Err(format!("at byte {}: {e}", pos)),
+    }
+}
+
+fn require_newline(body: &[u8], offset: usize) -> Result<(), EnvelopeError> {
+    match body.get(offset) {
+        None | Some(b'\n') => Ok(()),
+        Some(_) => Err(EnvelopeError::MissingNewline { offset }),
+    }
+}
+
+/// Parses an envelope body exactly as Relay does (§6.2), except that trailing whitespace
+/// after the last item is tolerated. Unknown item types are kept as [`ItemType::Unknown`].
+pub fn parse_envelope(body: &[u8]) -> Result<Envelope, EnvelopeError> {
+    let (header, end) = match json_at(body, 0) {
+        Ok(Some(found)) => found,
+        Ok(None) => return Err(EnvelopeError::Empty),
+        Err(e) => return Err(EnvelopeError::InvalidHeader(e)),
+    };
+    let Value::Object(raw) = header else {
+        return Err(EnvelopeError::InvalidHeader("not a JSON object".into()));
+    };
+    require_newline(body, end)?;
+    let headers = envelope_headers(raw)?;
+
+    let mut items = Vec::new();
+    let mut pos = end + 1;
+    while pos < body.len() {
+        let index = items.len();
+        let (value, hend) = match json_at(body, pos) {
+            Ok(Some(found)) => found,
+            // Lenient: trailing blank lines / whitespace end the envelope.
+            Ok(None) => break,
+            Err(reason) => return Err(EnvelopeError::InvalidItemHeader { index, reason }),
+        };
+        require_newline(body, hend)?;
+        let item_headers = item_headers(value, index)?;
+        let pstart = (hend + 1).min(body.len());
+        let pend = match item_headers.length {
+            Some(length) => {
+                let pend = usize::try_from(length)
+                    .ok()
+                    .and_then(|l| pstart.checked_add(l))
+                    .filter(|&e| e <= body.len())
+                    .ok_or(EnvelopeError::UnexpectedEof)?;
+                require_newline(body, pend)?;
+                pend
+            }
+            None => body[pstart..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(body.len(), |i| pstart + i),
+        };
+        items.push(Item {
+            headers: item_headers,
+            payload: body[pstart..pend].to_vec(),
+        });
+        pos = pend + 1;
+    }
+    Ok(Envelope { headers, items })
+}
+
+fn envelope_headers(raw: Map<String, Value>) -> Result<EnvelopeHeaders, EnvelopeError> {
+    let event_id = match raw.get("event_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => {
+            Some(normalize_event_id(s).ok_or_else(|| EnvelopeError::InvalidEventId(s.clone()))?)
+        }
+        Some(other) => return Err(EnvelopeError::InvalidEventId(other.to_string())),
+    };
+    let dsn = raw.get("dsn").and_then(Value::as_str).map(str::to_owned);
+    // Relay would reject a malformed sent_at; ignoring it only loses drift correction.
+    let sent_at = raw.get("sent_at").and_then(parse_timestamp);
+    Ok(EnvelopeHeaders {
+        event_id,
+        dsn,
+        sent_at,
+        raw,
+    })
+}
+
+fn item_headers(value: Value, index: usize) -> Result<ItemHeaders, EnvelopeError> {
+    let invalid = |reason: &str| EnvelopeError::InvalidItemHeader {
+        index,
+        reason: reason.to_owned(),
+    };
+    let Value::Object(raw) = value else {
+        return Err(invalid("not a JSON object"));
+    };
+    let item_type = match raw.get("type") {
+        Some(Value::String(t)) => ItemType::parse(t),
+        Some(_) => return Err(invalid("\"type\" is not a string")),
+        None => return Err(invalid("missing \"type\"")),
+    };
+    let length = match raw.get("length") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_u64()
+                .ok_or_else(|| invalid("\"length\" is not a non-negative integer"))?,
+        ),
+    };
+    let string = |key: &str| raw.get(key).and_then(Value::as_str).map(str::to_owned);
+    Ok(ItemHeaders {
+        item_type,
+        length,
+        content_type: string("content_type"),
+        filename: string("filename"),
+        attachment_type: string("attachment_type"),
+        item_count: raw.get("item_count").and_then(Value::as_u64),
+        raw,
+    })
+}
+
+#[cfg(test)]
+mod tests;

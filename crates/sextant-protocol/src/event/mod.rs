@@ -1,0 +1,217 @@
+//! Events (error, message, transaction, feedback): lenient parsing, normalization (§13)
+//! and typed accessors over the normalized JSON that gets stored.
+
+mod breadcrumbs;
+mod clock;
+mod exception;
+mod frames;
+mod message;
+mod normalize;
+mod tags;
+mod trim;
+mod user;
+mod user_agent;
+
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::envelope::ItemType;
+use crate::jsonval::{path, path_str, str_field};
+
+pub use trim::trim_string;
+
+/// Request-derived facts normalization needs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NormalizeContext {
+    /// Server receive time, unix seconds.
+    pub received_at: f64,
+    /// Envelope `sent_at`, unix seconds (drives clock-drift correction).
+    pub sent_at: Option<f64>,
+    /// Client IP for `{{auto}}` and IP inference.
+    pub client_ip: Option<String>,
+    /// `User-Agent` of the ingest request.
+    pub user_agent: Option<String>,
+    /// Envelope header `event_id` (wins over the payload's).
+    pub envelope_event_id: Option<String>,
+}
+
+impl NormalizeContext {
+    pub fn new(received_at: f64) -> Self {
+        Self {
+            received_at,
+            ..Self::default()
+        }
+    }
+}
+
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+pub enum EventError {
+    #[error("invalid JSON: {0}")]
+    InvalidJson(String),
+    #[error("payload is not a JSON object")]
+    NotAnObject,
+    #[error("invalid transaction: {0}")]
+    InvalidTransaction(String),
+}
+
+/// A normalized event. Serializes to the normalized JSON object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    data: Map<String, Value>,
+    event_id: String,
+    timestamp: f64,
+    level: &'static str,
+    platform: String,
+    event_type: String,
+}
+
+impl Serialize for Event {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.data.serialize(serializer)
+    }
+}
+
+/// Lenient parse of an event/transaction/feedback JSON item plus normalization (§13).
+pub fn normalize_event(payload: &[u8], ctx: &NormalizeContext) -> Result<Event, EventError> {
+    normalize_with_type(payload, ctx, None)
+}
+
+/// Like [`normalize_event`], but the envelope item type decides `transaction`/`feedback`
+/// even when the payload omits `type` (Rust transactions do).
+pub fn normalize_event_item(
+    payload: &[u8],
+    item_type: &ItemType,
+    ctx: &NormalizeContext,
+) -> Result<Event, EventError> {
+    let forced = match item_type {
+        ItemType::Transaction => Some("transaction"),
+        ItemType::Feedback => Some("feedback"),
+        _ => None,
+    };
+    normalize_with_type(payload, ctx, forced)
+}
+
+fn normalize_with_type(
+    payload: &[u8],
+    ctx: &NormalizeContext,
+    forced_type: Option<&str>,
+) -> Result<Event, EventError> {
+    let value: Value = match serde_json::from_slice(payload) {
+        Ok(v) => v,
+        // Python clients may emit NaN/Infinity even inside envelopes; retry only on failure
+        // so the common path pays nothing.
+        Err(e) => serde_json::from_slice(&crate::store_body::replace_non_finite(payload))
+            .map_err(|_| EventError::InvalidJson(e.to_string()))?,
+    };
+    match value {
+        Value::Object(map) => normalize::normalize(map, ctx, forced_type),
+        _ => Err(EventError::NotAnObject),
+    }
+}
+
+impl Event {
+    /// 32 lowercase hex.
+    pub fn event_id(&self) -> &str {
+        &self.event_id
+    }
+
+    /// Unix seconds, after clock-drift correction.
+    pub fn timestamp(&self) -> f64 {
+        self.timestamp
+    }
+
+    pub fn level(&self) -> &str {
+        self.level
+    }
+
+    pub fn platform(&self) -> &str {
+        &self.platform
+    }
+
+    /// `error`, `default`, `transaction`, `feedback`, `csp`, …
+    pub fn event_type(&self) -> &str {
+        &self.event_type
+    }
+
+    pub fn release(&self) -> Option<&str> {
+        str_field(&self.data, "release")
+    }
+
+    pub fn environment(&self) -> Option<&str> {
+        str_field(&self.data, "environment")
+    }
+
+    pub fn transaction(&self) -> Option<&str> {
+        str_field(&self.data, "transaction")
+    }
+
+    pub fn logger(&self) -> Option<&str> {
+        str_field(&self.data, "logger")
+    }
+
+    /// Formatted message (`logentry.formatted`), `""` if none.
+    pub fn message(&self) -> String {
+        let entry = self.data.get("logentry");
+        entry
+            .and_then(|e| path_str(e, &["formatted"]).or_else(|| path_str(e, &["message"])))
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// `user.id` → `email` → `username` → `ip_address`, prefixed with the kind.
+    pub fn user_key(&self) -> Option<String> {
+        let user = self.data.get("user")?;
+        [
+            ("id", "id"),
+            ("email", "email"),
+            ("username", "username"),
+            ("ip_address", "ip"),
+        ]
+        .iter()
+        .find_map(|(field, kind)| path_str(user, &[field]).map(|v| format!("{kind}:{v}")))
+    }
+
+    /// `contexts.trace.trace_id`.
+    pub fn trace_id(&self) -> Option<&str> {
+        self.data
+            .get("contexts")
+            .and_then(|c| path_str(c, &["trace", "trace_id"]))
+    }
+
+    /// Any exception mechanism says `handled: false`.
+    pub fn unhandled(&self) -> bool {
+        self.exceptions()
+            .iter()
+            .any(|e| path(e, &["mechanism", "handled"]).and_then(Value::as_bool) == Some(false))
+    }
+
+    /// Normalized exception values, oldest first.
+    pub fn exceptions(&self) -> &[Value] {
+        self.data
+            .get("exception")
+            .and_then(|e| path(e, &["values"]))
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// A top-level normalized field.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.data.get(key)
+    }
+
+    /// The whole normalized object.
+    pub fn data(&self) -> &Map<String, Value> {
+        &self.data
+    }
+
+    pub fn into_data(self) -> Map<String, Value> {
+        self.data
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.data).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests;

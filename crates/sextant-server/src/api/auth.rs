@@ -1,0 +1,155 @@
+//! Bearer-token authentication and scope checks for every `/api/0/` route.
+//!
+//! Tokens are stored only as SHA-256 hex digests; `hash_token` and `generate_token` are
+//! shared with the CLI, which mints tokens offline.
+
+use axum::extract::{FromRequestParts, MatchedPath};
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+use rand::{RngCore, TryRngCore};
+use sextant_storage::{ApiToken, TokenScope};
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+use crate::state::AppState;
+
+/// Prefix that makes leaked tokens recognisable to secret scanners.
+const TOKEN_PREFIX: &str = "sxt_";
+
+/// SHA-256 of the token, lowercase hex: the form stored and looked up.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A fresh token: `sxt_` followed by 64 hex characters (32 bytes) from the OS RNG.
+pub fn generate_token() -> String {
+    let mut bytes = [0u8; 32];
+    // The OS RNG failing means the system cannot produce secrets at all; a panic is the
+    // only honest outcome, and rand's `unwrap_err` does exactly that.
+    rand::rngs::OsRng.unwrap_err().fill_bytes(&mut bytes);
+    format!("{TOKEN_PREFIX}{}", hex::encode(bytes))
+}
+
+/// The scope an operation needs: reads need `read`, issue mutations `write`, and every
+/// other mutation (projects, keys) `admin`.
+pub fn required_scope(method: &Method, route: &str) -> TokenScope {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        TokenScope::Read
+    } else if route.split('/').any(|segment| segment == "issues") {
+        TokenScope::Write
+    } else {
+        TokenScope::Admin
+    }
+}
+
+/// The bearer token in an `Authorization` header value, if it is one.
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Proof that the request carries a valid token whose scope covers the matched route.
+/// Every handler takes this as its first argument; it answers 401/403 otherwise.
+#[derive(Debug, Clone)]
+pub struct Auth(pub ApiToken);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header_value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+            ApiError::Unauthorized("Authentication credentials were not provided.".into())
+        })?;
+        let token = header_value.to_str().ok().and_then(bearer).ok_or_else(|| {
+            ApiError::Unauthorized(
+                "Invalid authorization header; expected \"Bearer <token>\".".into(),
+            )
+        })?;
+        let record = state
+            .store
+            .find_token(&hash_token(token))
+            .await?
+            .filter(|t| !t.revoked)
+            .ok_or_else(|| ApiError::Unauthorized("Invalid token.".into()))?;
+
+        let route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str)
+            .unwrap_or_default();
+        let needed = required_scope(&parts.method, route);
+        // Scopes are ordered read < write < admin, so a higher scope includes lower ones.
+        if record.scope < needed {
+            return Err(ApiError::Forbidden(format!(
+                "You do not have permission to perform this action (needs {} scope, token has {}).",
+                needed.as_str(),
+                record.scope.as_str()
+            )));
+        }
+        Ok(Auth(record))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_is_sha256_hex() {
+        assert_eq!(
+            hash_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn generated_tokens_are_prefixed_hex_and_distinct() {
+        let a = generate_token();
+        let b = generate_token();
+        assert_ne!(a, b);
+        let hex_part = a.strip_prefix("sxt_").expect("prefix");
+        assert_eq!(hex_part.len(), 64);
+        assert!(
+            hex_part
+                .bytes()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+    }
+
+    #[test]
+    fn scopes_per_route() {
+        let issues = "/api/0/projects/{org}/{project}/issues/";
+        let issue = "/api/0/organizations/{org}/issues/{id}/";
+        let keys = "/api/0/projects/{org}/{project}/keys/{key_id}/";
+        assert_eq!(required_scope(&Method::GET, issues), TokenScope::Read);
+        assert_eq!(required_scope(&Method::HEAD, keys), TokenScope::Read);
+        assert_eq!(required_scope(&Method::PUT, issues), TokenScope::Write);
+        assert_eq!(required_scope(&Method::DELETE, issue), TokenScope::Write);
+        assert_eq!(
+            required_scope(&Method::PUT, "/api/0/issues/{id}"),
+            TokenScope::Write
+        );
+        assert_eq!(required_scope(&Method::POST, keys), TokenScope::Admin);
+        assert_eq!(
+            required_scope(&Method::DELETE, "/api/0/projects/{org}/{project}/"),
+            TokenScope::Admin
+        );
+        assert_eq!(
+            required_scope(&Method::POST, "/api/0/teams/{org}/{team}/projects/"),
+            TokenScope::Admin
+        );
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        assert_eq!(bearer("Bearer sxt_abc"), Some("sxt_abc"));
+        assert_eq!(bearer("bearer  sxt_abc "), Some("sxt_abc"));
+        assert_eq!(bearer("Basic Zm9vOmJhcg=="), None);
+        assert_eq!(bearer("Bearer "), None);
+        assert_eq!(bearer("sxt_abc"), None);
+    }
+}

@@ -1,0 +1,135 @@
+//! Server configuration: one plain struct with defaults, passed explicitly.
+//!
+//! Layering (defaults → TOML file → `SEXTANT_*` environment → flags) happens in the
+//! binary; this crate only sees the result.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where the embedded SQLite database lives when no `database_url` is given.
+    pub data_dir: PathBuf,
+    /// `postgres://…` or `sqlite://…`; overrides `data_dir`.
+    pub database_url: Option<String>,
+    /// Base URL users and SDKs reach this server at; used in DSNs and links.
+    /// Defaults to `http://{listen}`.
+    pub public_url: Option<String>,
+    /// Take the client IP from the first `X-Forwarded-For` entry (only behind a proxy).
+    pub trust_forwarded_for: bool,
+    pub limits: Limits,
+    pub rate_limit: RateLimit,
+    pub pipeline: Pipeline,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9000)),
+            data_dir: PathBuf::from("sextant-data"),
+            database_url: None,
+            public_url: None,
+            trust_forwarded_for: false,
+            limits: Limits::default(),
+            rate_limit: RateLimit::default(),
+            pipeline: Pipeline::default(),
+        }
+    }
+}
+
+impl Config {
+    /// The database URL in effect: the explicit one, else SQLite in `data_dir`.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("sextant.db").display()),
+        }
+    }
+
+    /// The base URL without a trailing slash.
+    pub fn base_url(&self, bound: SocketAddr) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{bound}"),
+        }
+    }
+}
+
+/// Request and item size limits, in bytes unless named otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Body bytes as received, before decompression.
+    pub max_wire_bytes: usize,
+    /// Envelope bytes after decompression.
+    pub max_envelope_bytes: usize,
+    /// One event, transaction or feedback item; also a whole `/store/` body.
+    pub max_event_bytes: usize,
+    /// One attachment item.
+    pub max_attachment_bytes: usize,
+    /// One session/sessions/client-report item.
+    pub max_session_bytes: usize,
+    /// `session` items in one envelope.
+    pub max_session_items: usize,
+    /// Span, log and other container items.
+    pub max_container_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        const MIB: usize = 1024 * 1024;
+        Limits {
+            max_wire_bytes: 20 * MIB,
+            max_envelope_bytes: 100 * MIB,
+            max_event_bytes: MIB,
+            max_attachment_bytes: 100 * MIB,
+            max_session_bytes: 100 * 1024,
+            max_session_items: 100,
+            max_container_bytes: 12 * MIB,
+        }
+    }
+}
+
+/// Default per-key rate limit; a key's own limit overrides it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimit {
+    /// Requests accepted per key per window; 0 disables the default limit.
+    pub count: u64,
+    pub window_secs: u64,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            count: 0,
+            window_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Pipeline {
+    /// Inbox rows processed per transaction.
+    pub batch_size: u32,
+    /// Requests committed to the inbox per transaction, at most.
+    pub commit_batch: usize,
+    /// Requests waiting for the inbox writer before ingest answers 429.
+    pub max_pending: usize,
+}
+
+impl Default for Pipeline {
+    fn default() -> Self {
+        Pipeline {
+            batch_size: 256,
+            commit_batch: 512,
+            max_pending: 4096,
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! `POST /api/{project_id}/envelope/`: the endpoint every current SDK uses.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::Deserialize;
+use sextant_protocol::envelope::{Envelope, ItemType, parse_envelope};
+use sextant_storage::{InboxEntry, InboxKind};
+
+use super::error::IngestError;
+use super::{admit, auth, client_ip, content_encoding, now_millis, read_body, user_agent};
+use crate::config::Limits;
+use crate::state::AppState;
+
+pub async fn handle(
+    State(state): State<AppState>,
+    Path(project_id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = accept(&state, &project_id, peer, uri.query(), &headers, body).await;
+    respond(&state, "envelope", result)
+}
+
+/// Shared by the envelope and store endpoints: counts the request and shapes the reply.
+pub(super) fn respond(
+    state: &AppState,
+    endpoint: &'static str,
+    result: Result<Option<String>, IngestError>,
+) -> Response {
+    match result {
+        Ok(id) => {
+            state.metrics.ingest_request(endpoint, 200);
+            match id {
+                Some(id) => Json(serde_json::json!({ "id": id })).into_response(),
+                None => Json(serde_json::json!({})).into_response(),
+            }
+        }
+        Err(err) => {
+            state
+                .metrics
+                .ingest_request(endpoint, err.status().as_u16());
+            state.metrics.discarded(err.reason(), endpoint, 1);
+            if err.status().is_server_error() {
+                tracing::error!(error = %err, "ingest failed");
+            } else {
+                tracing::debug!(error = %err, "ingest request rejected");
+            }
+            err.into_response()
+        }
+    }
+}
+
+async fn accept(
+    state: &AppState,
+    raw_project_id: &str,
+    peer: SocketAddr,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Option<String>, IngestError> {
+    let project_id = auth::parse_project_id(raw_project_id)?;
+    let request_auth = auth::request_auth(headers, query)?;
+    // Check the key before reading the body, so unauthorized traffic costs little.
+    if let Some(auth) = &request_auth {
+        admit(state, auth, project_id).await?;
+    }
+    let limits = &state.config.limits;
+    let encoding = content_encoding(headers);
+    let decoded = read_body(state, encoding.as_deref(), body, limits.max_envelope_bytes).await?;
+    if decoded.iter().all(u8::is_ascii_whitespace) {
+        return Err(IngestError::EmptyBody);
+    }
+    let envelope =
+        parse_envelope(&decoded).map_err(|e| IngestError::InvalidEnvelope(e.to_string()))?;
+
+    match (&request_auth, envelope.headers.dsn.as_deref()) {
+        (None, Some(dsn)) => {
+            let (auth, dsn_project) = auth::envelope_dsn_auth(dsn)?;
+            if dsn_project as i64 != project_id {
+                return Err(IngestError::WrongProject(project_id.to_string()));
+            }
+            admit(state, &auth, project_id).await?;
+        }
+        (None, None) => return Err(IngestError::MissingAuth),
+        (Some(auth), Some(dsn)) => {
+            let (header_auth, dsn_project) = auth::envelope_dsn_auth(dsn)?;
+            if header_auth.public_key != auth.public_key || dsn_project as i64 != project_id {
+                return Err(IngestError::HeaderMismatch);
+            }
+        }
+        (Some(_), None) => {}
+    }
+
+    check_items(&envelope, limits)?;
+    let (event_id, body) = ensure_event_id(&envelope, decoded)?;
+    let entry = InboxEntry {
+        project_id,
+        kind: InboxKind::Envelope,
+        received_at: now_millis(),
+        client_ip: Some(client_ip(state, headers, peer)),
+        user_agent: user_agent(headers),
+        body: body.to_vec(),
+    };
+    state.pipeline.submit(entry).await?;
+    Ok(event_id)
+}
+
+/// Items that carry an event and so need an event id.
+fn carries_event(item_type: &ItemType) -> bool {
+    matches!(
+        item_type,
+        ItemType::Event
+            | ItemType::Transaction
+            | ItemType::Feedback
+            | ItemType::UserReport
+            | ItemType::Attachment
+    )
+}
+
+fn is_event_json(item_type: &ItemType) -> bool {
+    matches!(
+        item_type,
+        ItemType::Event | ItemType::Transaction | ItemType::Feedback
+    )
+}
+
+/// Per-item size and count limits (§7.4), and a JSON syntax check of event payloads so
+/// that a broken event is refused now rather than acknowledged and lost later.
+fn check_items(envelope: &Envelope, limits: &Limits) -> Result<(), IngestError> {
+    let mut sessions = 0usize;
+    for item in &envelope.items {
+        let item_type = &item.headers.item_type;
+        let size = item.payload.len();
+        let limit = match item_type {
+            ItemType::Event | ItemType::Transaction | ItemType::Feedback | ItemType::UserReport => {
+                limits.max_event_bytes
+            }
+            ItemType::Attachment => limits.max_attachment_bytes,
+            ItemType::Session | ItemType::Sessions | ItemType::ClientReport | ItemType::CheckIn => {
+                limits.max_session_bytes
+            }
+            _ => limits.max_container_bytes,
+        };
+        if size > limit {
+            return Err(IngestError::ItemTooLarge {
+                item_type: item_type.as_str().to_string(),
+                size,
+                limit,
+            });
+        }
+        if matches!(item_type, ItemType::Session) {
+            sessions += 1;
+        }
+        if is_event_json(item_type) {
+            serde_json::from_slice::<serde::de::IgnoredAny>(&item.payload).map_err(|e| {
+                IngestError::InvalidJson {
+                    item_type: item_type.as_str().to_string(),
+                    reason: e.to_string(),
+                }
+            })?;
+        }
+    }
+    if sessions > limits.max_session_items {
+        return Err(IngestError::TooManyItems {
+            item_type: "session".into(),
+            count: sessions,
+            limit: limits.max_session_items,
+        });
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct EventIdProbe {
+    event_id: Option<serde_json::Value>,
+}
+
+/// Parses a 32-hex or dashed UUID into the 32-hex form.
+pub(super) fn normalize_event_id(raw: &str) -> Option<String> {
+    uuid::Uuid::parse_str(raw)
+        .ok()
+        .map(|id| id.simple().to_string())
+}
+
+/// The id to answer with. An envelope that carries an event but has no header id gets
+/// one (the payload's, else a new one) written into its header, so that the id the SDK
+/// is told is the id that gets stored.
+fn ensure_event_id(
+    envelope: &Envelope,
+    body: Bytes,
+) -> Result<(Option<String>, Bytes), IngestError> {
+    if let Some(id) = &envelope.headers.event_id {
+        return Ok((Some(id.clone()), body));
+    }
+    if !envelope
+        .items
+        .iter()
+        .any(|item| carries_event(&item.headers.item_type))
+    {
+        return Ok((None, body));
+    }
+    let from_payload = envelope
+        .items
+        .iter()
+        .find(|item| is_event_json(&item.headers.item_type))
+        .and_then(|item| serde_json::from_slice::<EventIdProbe>(&item.payload).ok())
+        .and_then(|probe| probe.event_id)
+        .and_then(|v| v.as_str().and_then(normalize_event_id));
+    let id = from_payload.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let mut header = envelope.headers.raw.clone();
+    header.insert("event_id".into(), serde_json::Value::String(id.clone()));
+    let newline = body.iter().position(|b| *b == b'\n').unwrap_or(body.len());
+    let mut rebuilt =
+        serde_json::to_vec(&header).map_err(|e| IngestError::Internal(e.to_string()))?;
+    rebuilt.extend_from_slice(&body[newline..]);
+    Ok((Some(id), Bytes::from(rebuilt)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adds_an_event_id_to_envelopes_without_one() {
+        let body = Bytes::from_static(b"{}\n{\"type\":\"event\"}\n{\"message\":\"hi\"}\n");
+        let envelope = parse_envelope(&body).unwrap();
+        let (id, rebuilt) = ensure_event_id(&envelope, body).unwrap();
+        let id = id.unwrap();
+        assert_eq!(id.len(), 32);
+        let reparsed = parse_envelope(&rebuilt).unwrap();
+        assert_eq!(reparsed.headers.event_id.as_deref(), Some(id.as_str()));
+        assert_eq!(reparsed.items.len(), 1);
+    }
+
+    #[test]
+    fn takes_the_payload_id_when_the_header_has_none() {
+        let body = Bytes::from_static(
+            b"{}\n{\"type\":\"event\"}\n{\"event_id\":\"9EC79C33-EC99-42AB-8353-589FCB2E04DC\"}\n",
+        );
+        let envelope = parse_envelope(&body).unwrap();
+        let (id, _) = ensure_event_id(&envelope, body).unwrap();
+        assert_eq!(id.as_deref(), Some("9ec79c33ec9942ab8353589fcb2e04dc"));
+    }
+
+    #[test]
+    fn session_only_envelopes_have_no_id() {
+        let body = Bytes::from_static(b"{}\n{\"type\":\"session\"}\n{\"sid\":\"x\"}\n");
+        let envelope = parse_envelope(&body).unwrap();
+        assert_eq!(ensure_event_id(&envelope, body).unwrap().0, None);
+    }
+
+    #[test]
+    fn refuses_oversized_and_broken_event_items() {
+        let limits = Limits {
+            max_event_bytes: 10,
+            ..Limits::default()
+        };
+        let big =
+            parse_envelope(b"{}\n{\"type\":\"event\"}\n{\"message\":\"far too long\"}\n").unwrap();
+        assert!(matches!(
+            check_items(&big, &limits),
+            Err(IngestError::ItemTooLarge { .. })
+        ));
+        let broken = parse_envelope(b"{}\n{\"type\":\"event\"}\n{\"message\":\n").unwrap();
+        assert!(matches!(
+            check_items(&broken, &Limits::default()),
+            Err(IngestError::InvalidJson { .. })
+        ));
+    }
+}

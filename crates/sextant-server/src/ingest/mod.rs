@@ -1,0 +1,151 @@
+//! Ingest endpoints: authenticate, limit, decode, enqueue durably, reply.
+//!
+//! Architecture invariant: handlers never wait for processing. The request path is
+//! auth, limits, decoding, framing checks and the durable inbox write; everything else
+//! happens in `pipeline`.
+
+pub mod auth;
+pub mod decode;
+mod envelope;
+pub mod error;
+pub mod ratelimit;
+mod store;
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderName, Method, header};
+use axum::routing::post;
+use sextant_protocol::auth::Auth;
+use sextant_storage::ProjectKey;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::state::AppState;
+use error::IngestError;
+use ratelimit::Limit;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/{project_id}/envelope/", post(envelope::handle))
+        .route("/api/{project_id}/envelope", post(envelope::handle))
+        .route("/api/{project_id}/store/", post(store::handle))
+        .route("/api/{project_id}/store", post(store::handle))
+        .layer(cors())
+}
+
+/// Relay's CORS policy for ingest routes: any origin, the headers SDKs send, and the
+/// rate-limit headers exposed so browser SDKs can honour them.
+fn cors() -> CorsLayer {
+    let allow: Vec<HeaderName> = [
+        "x-sentry-auth",
+        "x-requested-with",
+        "x-forwarded-for",
+        "origin",
+        "referer",
+        "accept",
+        "content-type",
+        "authentication",
+        "authorization",
+        "content-encoding",
+        "transfer-encoding",
+        "sentry-trace",
+        "baggage",
+    ]
+    .into_iter()
+    .map(HeaderName::from_static)
+    .collect();
+    let expose: Vec<HeaderName> = ["x-sentry-error", "x-sentry-rate-limits", "retry-after"]
+        .into_iter()
+        .map(HeaderName::from_static)
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_headers(allow)
+        .expose_headers(expose)
+        .max_age(Duration::from_secs(3600))
+}
+
+pub(crate) fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The client address: the first `X-Forwarded-For` entry when configured to trust it.
+pub(crate) fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> String {
+    if state.config.trust_forwarded_for
+        && let Some(first) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    {
+        return first.to_string();
+    }
+    peer.ip().to_string()
+}
+
+pub(crate) fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+pub(crate) fn content_encoding(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Authorizes the key for the project and counts the request against its rate limit.
+pub(crate) async fn admit(
+    state: &AppState,
+    auth: &Auth,
+    project_id: i64,
+) -> Result<ProjectKey, IngestError> {
+    let key = auth::authorize(state.store.as_ref(), auth, project_id).await?;
+    let limit = match (key.rate_limit_count, key.rate_limit_window_secs) {
+        (Some(count), Some(window)) if count >= 0 && window > 0 => Limit {
+            count: count as u64,
+            window_secs: window as u64,
+        },
+        _ => Limit {
+            count: state.config.rate_limit.count,
+            window_secs: state.config.rate_limit.window_secs,
+        },
+    };
+    let now_secs = (now_millis() / 1000) as u64;
+    state
+        .rate_limiter
+        .check(&key.public_key, limit, now_secs)
+        .map_err(|retry_after| IngestError::RateLimited { retry_after })?;
+    Ok(key)
+}
+
+/// Reads and decodes a request body under both size limits. Large decodes run on a
+/// blocking thread so a slow inflate never stalls other requests.
+pub(crate) async fn read_body(
+    state: &AppState,
+    encoding: Option<&str>,
+    body: axum::body::Body,
+    max_decoded: usize,
+) -> Result<bytes::Bytes, IngestError> {
+    decode::check_encoding(encoding)?;
+    let wire = decode::read_wire_body(body, state.config.limits.max_wire_bytes).await?;
+    if !decode::is_encoded(encoding) {
+        if wire.len() > max_decoded {
+            return Err(IngestError::DecodedTooLarge { limit: max_decoded });
+        }
+        return Ok(wire);
+    }
+    let encoding = encoding.map(str::to_string);
+    tokio::task::spawn_blocking(move || decode::decode_body(encoding.as_deref(), wire, max_decoded))
+        .await
+        .map_err(|e| IngestError::Internal(e.to_string()))?
+}

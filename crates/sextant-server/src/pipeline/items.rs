@@ -1,0 +1,284 @@
+//! Turns inbox rows into a storage batch, one item kind at a time. Pure CPU work: this
+//! runs inside the storage transaction that claimed the rows.
+//!
+//! Every item ends as exactly one of: stored (an `accepted` outcome) or discarded (an
+//! outcome with a reason). Nothing leaves this module uncounted.
+
+use std::time::Duration;
+
+use sextant_protocol::client_report::parse_client_report;
+use sextant_protocol::envelope::{Envelope, Item, ItemType, parse_envelope};
+use sextant_protocol::event::{Event, NormalizeContext, normalize_event};
+use sextant_protocol::grouping::{group, issue_metadata};
+use sextant_storage::{Batch, InboxRow, NewAttachment, NewEvent, NewRawItem, OutcomeDelta};
+
+use crate::metrics::Metrics;
+
+const HOUR_MS: i64 = 3_600_000;
+/// zstd level for stored payloads: fast, and a 23 KiB event still packs to ~3 KiB.
+const ZSTD_LEVEL: i32 = 3;
+
+/// What the metrics should learn once the batch is committed.
+#[derive(Default)]
+pub struct Notes {
+    accepted: Vec<(String, u64)>,
+    discarded: Vec<(String, String, u64)>,
+    received_at: Vec<i64>,
+}
+
+impl Notes {
+    pub fn apply(&self, metrics: &Metrics, now_ms: i64) {
+        for (item_type, n) in &self.accepted {
+            metrics.accepted(item_type, *n);
+        }
+        for (reason, item_type, n) in &self.discarded {
+            metrics.discarded(reason, item_type, *n);
+        }
+        for received in &self.received_at {
+            let waited = u64::try_from(now_ms - received).unwrap_or(0);
+            metrics.observe(
+                "sextant_processing_latency_seconds",
+                Duration::from_millis(waited),
+            );
+        }
+    }
+}
+
+struct Row<'a> {
+    row: &'a InboxRow,
+    envelope: &'a Envelope,
+    batch: &'a mut Batch,
+    notes: &'a mut Notes,
+}
+
+impl Row<'_> {
+    fn outcome(&mut self, outcome: &str, category: &str, reason: &str, quantity: i64) {
+        let received = self.row.entry.received_at;
+        self.batch.outcomes.push(OutcomeDelta {
+            project_id: self.row.entry.project_id,
+            bucket: received - received.rem_euclid(HOUR_MS),
+            outcome: outcome.to_string(),
+            category: category.to_string(),
+            reason: reason.to_string(),
+            quantity,
+        });
+    }
+
+    fn accept(&mut self, item: &Item) {
+        self.outcome("accepted", item.headers.item_type.data_category(), "", 1);
+        self.notes
+            .accepted
+            .push((item.headers.item_type.as_str().to_string(), 1));
+    }
+
+    fn discard(&mut self, item_type: &str, category: &str, reason: &str) {
+        self.outcome("invalid", category, reason, 1);
+        self.notes
+            .discarded
+            .push((reason.to_string(), item_type.to_string(), 1));
+    }
+
+    fn event_id(&self) -> Option<String> {
+        self.envelope.headers.event_id.clone()
+    }
+}
+
+pub fn process_rows(rows: &[InboxRow]) -> (Batch, Notes) {
+    let mut batch = Batch::default();
+    let mut notes = Notes::default();
+    for row in rows {
+        notes.received_at.push(row.entry.received_at);
+        let envelope = match parse_envelope(&row.entry.body) {
+            Ok(envelope) => envelope,
+            Err(err) => {
+                // Ingest framed this body before accepting it, so this means a format
+                // change between versions; count it rather than fail the batch.
+                tracing::warn!(error = %err, "stored envelope no longer parses");
+                let received = row.entry.received_at;
+                batch.outcomes.push(OutcomeDelta {
+                    project_id: row.entry.project_id,
+                    bucket: received - received.rem_euclid(HOUR_MS),
+                    outcome: "invalid".to_string(),
+                    category: "default".to_string(),
+                    reason: "invalid_envelope".to_string(),
+                    quantity: 1,
+                });
+                notes
+                    .discarded
+                    .push(("invalid_envelope".to_string(), "envelope".to_string(), 1));
+                continue;
+            }
+        };
+        let mut ctx = Row {
+            row,
+            envelope: &envelope,
+            batch: &mut batch,
+            notes: &mut notes,
+        };
+        for item in &envelope.items {
+            process_item(&mut ctx, item);
+        }
+    }
+    (batch, notes)
+}
+
+fn process_item(ctx: &mut Row<'_>, item: &Item) {
+    let item_type = &item.headers.item_type;
+    match item_type {
+        ItemType::Event => process_event(ctx, item),
+        ItemType::Attachment => process_attachment(ctx, item),
+        ItemType::ClientReport => process_client_report(ctx, item),
+        ItemType::Transaction
+        | ItemType::Span
+        | ItemType::Session
+        | ItemType::Sessions
+        | ItemType::UserReport
+        | ItemType::Feedback
+        | ItemType::CheckIn
+        | ItemType::Log
+        | ItemType::TraceMetric => keep_raw(ctx, item),
+        ItemType::Statsd | ItemType::MetricBuckets | ItemType::MetricMeta => ctx.discard(
+            item_type.as_str(),
+            item_type.data_category(),
+            "deprecated_item_type",
+        ),
+        ItemType::Profile
+        | ItemType::ProfileChunk
+        | ItemType::ReplayEvent
+        | ItemType::ReplayRecording
+        | ItemType::ReplayVideo => ctx.discard(
+            item_type.as_str(),
+            item_type.data_category(),
+            "unsupported_item_type",
+        ),
+        ItemType::Security
+        | ItemType::RawSecurity
+        | ItemType::Nel
+        | ItemType::FormData
+        | ItemType::UnrealReport => ctx.discard(
+            item_type.as_str(),
+            item_type.data_category(),
+            "internal_item_type",
+        ),
+        ItemType::Unknown(_) => ctx.discard("unknown", "default", "unknown_item_type"),
+    }
+}
+
+fn compress(data: &[u8]) -> Vec<u8> {
+    zstd::encode_all(data, ZSTD_LEVEL).expect("zstd encoding into memory cannot fail")
+}
+
+fn keep_raw(ctx: &mut Row<'_>, item: &Item) {
+    let raw = NewRawItem {
+        project_id: ctx.row.entry.project_id,
+        item_type: item.headers.item_type.as_str().to_string(),
+        event_id: ctx.event_id(),
+        received_at: ctx.row.entry.received_at,
+        payload: compress(&item.payload),
+    };
+    ctx.batch.raw_items.push(raw);
+    ctx.accept(item);
+}
+
+fn process_attachment(ctx: &mut Row<'_>, item: &Item) {
+    let Some(event_id) = ctx.event_id() else {
+        ctx.discard("attachment", "attachment", "missing_event_id");
+        return;
+    };
+    let attachment = NewAttachment {
+        project_id: ctx.row.entry.project_id,
+        event_id,
+        name: item
+            .headers
+            .filename
+            .clone()
+            .unwrap_or_else(|| "attachment".to_string()),
+        content_type: item
+            .headers
+            .content_type
+            .clone()
+            .unwrap_or_else(|| "application/octet-stream".to_string()),
+        attachment_type: item
+            .headers
+            .attachment_type
+            .clone()
+            .unwrap_or_else(|| "event.attachment".to_string()),
+        size: item.payload.len() as i64,
+        data: item.payload.to_vec(),
+    };
+    ctx.batch.attachments.push(attachment);
+    ctx.accept(item);
+}
+
+fn process_client_report(ctx: &mut Row<'_>, item: &Item) {
+    match parse_client_report(&item.payload) {
+        Ok(report) => {
+            for discarded in report.discarded {
+                let quantity = i64::try_from(discarded.quantity).unwrap_or(i64::MAX);
+                ctx.outcome(
+                    discarded.outcome,
+                    &discarded.category,
+                    &discarded.reason,
+                    quantity,
+                );
+            }
+            ctx.notes.accepted.push(("client_report".to_string(), 1));
+        }
+        Err(_) => ctx.discard("client_report", "internal", "invalid_client_report"),
+    }
+}
+
+fn process_event(ctx: &mut Row<'_>, item: &Item) {
+    let entry = &ctx.row.entry;
+    let normalize = NormalizeContext {
+        received_at: entry.received_at as f64 / 1000.0,
+        sent_at: ctx.envelope.headers.sent_at,
+        client_ip: entry.client_ip.clone(),
+        user_agent: entry.user_agent.clone(),
+        envelope_event_id: ctx.envelope.headers.event_id.clone(),
+    };
+    let event = match normalize_event(&item.payload, &normalize) {
+        Ok(event) => event,
+        Err(err) => {
+            tracing::debug!(error = %err, "event discarded");
+            ctx.discard("event", "error", "invalid_event");
+            return;
+        }
+    };
+    match event.event_type() {
+        // Transactions and feedback sent as `event` items are kept with their kind.
+        "transaction" | "feedback" => keep_raw(ctx, item),
+        _ => {
+            let new_event = to_new_event(entry.project_id, entry.received_at, &event);
+            ctx.batch.events.push(new_event);
+            ctx.accept(item);
+        }
+    }
+}
+
+fn to_new_event(project_id: i64, received_at: i64, event: &Event) -> NewEvent {
+    let grouping = group(event);
+    let metadata = issue_metadata(event);
+    NewEvent {
+        project_id,
+        event_id: event.event_id().to_string(),
+        timestamp: (event.timestamp() * 1000.0) as i64,
+        received_at,
+        level: event.level().to_string(),
+        platform: event.platform().to_string(),
+        event_type: event.event_type().to_string(),
+        release: event.release().map(str::to_string),
+        environment: event.environment().map(str::to_string),
+        title: metadata.title,
+        culprit: metadata.culprit,
+        message: event.message(),
+        metadata: metadata.metadata,
+        tags: event.tags(),
+        user_key: event.user_key(),
+        trace_id: event.trace_id().map(str::to_string),
+        unhandled: event.unhandled(),
+        grouping_config: grouping.config.to_string(),
+        hashes: grouping.hashes,
+        payload: compress(&event.to_json()),
+    }
+}

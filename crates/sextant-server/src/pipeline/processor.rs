@@ -1,0 +1,74 @@
+//! The background processor: claims inbox rows in batches and stores what they hold.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sextant_storage::Store;
+use tokio::sync::{Notify, watch};
+
+use super::items::{Notes, process_rows};
+use crate::ingest::now_millis;
+use crate::metrics::Metrics;
+
+/// How often an idle processor looks for rows written by other nodes.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+/// Pause after a storage error before trying again.
+const ERROR_BACKOFF: Duration = Duration::from_secs(1);
+
+pub(super) async fn run(
+    store: Arc<dyn Store>,
+    batch_size: u32,
+    notify: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+    metrics: Metrics,
+) {
+    loop {
+        let notes = Mutex::new(Notes::default());
+        let started = Instant::now();
+        let result = store
+            .process_inbox(batch_size, &|rows| {
+                let (batch, row_notes) = process_rows(rows);
+                // Kept aside and applied only after the commit, so a retried batch is
+                // never counted twice.
+                *notes.lock().expect("notes lock") = row_notes;
+                batch
+            })
+            .await;
+        match result {
+            Ok(report) if report.rows > 0 => {
+                let notes = notes.into_inner().expect("notes lock");
+                notes.apply(&metrics, now_millis());
+                metrics.observe("sextant_batch_seconds", started.elapsed());
+                let regressions = report.events.iter().filter(|e| e.regression).count();
+                let new_issues = report.events.iter().filter(|e| e.new_issue).count();
+                tracing::debug!(
+                    rows = report.rows,
+                    events = report.events.len(),
+                    new_issues,
+                    regressions,
+                    "processed batch"
+                );
+            }
+            Ok(_) => {
+                if *stop.borrow() {
+                    return;
+                }
+                tokio::select! {
+                    _ = notify.notified() => {}
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "processing batch failed; rows stay in the inbox");
+                if *stop.borrow() {
+                    return;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(ERROR_BACKOFF) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Starting and stopping the application: storage, bootstrap, pipeline and HTTP.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use sextant_storage::{Organization, Project, ProjectKey, Store, StoreError};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::ingest::ratelimit::RateLimiter;
+use crate::metrics::Metrics;
+use crate::pipeline::Pipeline;
+use crate::state::{AppState, dsn};
+
+/// Longest wait for in-flight requests once shutdown starts.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What a fresh database was given on first start.
+#[derive(Debug, Clone)]
+pub struct Bootstrapped {
+    pub org: Organization,
+    pub project: Project,
+    pub key: ProjectKey,
+}
+
+/// A server that has opened its storage and bound its listener, ready to serve.
+pub struct Server {
+    config: Config,
+    store: Arc<dyn Store>,
+    listener: TcpListener,
+    pub bound: SocketAddr,
+    pub bootstrapped: Option<Bootstrapped>,
+}
+
+impl Server {
+    /// Opens (and migrates) storage, and creates the default project on an empty database.
+    pub async fn prepare(config: Config, listener: TcpListener) -> Result<Server, ServerError> {
+        let store = sextant_storage::open(&config.effective_database_url()).await?;
+        Server::with_store(config, store, listener).await
+    }
+
+    pub async fn with_store(
+        config: Config,
+        store: Arc<dyn Store>,
+        listener: TcpListener,
+    ) -> Result<Server, ServerError> {
+        let bound = listener.local_addr()?;
+        let bootstrapped = store
+            .bootstrap_default()
+            .await?
+            .map(|(org, project, key)| Bootstrapped { org, project, key });
+        Ok(Server {
+            config,
+            store,
+            listener,
+            bound,
+            bootstrapped,
+        })
+    }
+
+    pub fn base_url(&self) -> String {
+        self.config.base_url(self.bound)
+    }
+
+    /// The DSN of the default project's first active key, if there is one.
+    pub async fn default_dsn(&self) -> Result<Option<String>, ServerError> {
+        let project = match self.store.get_project_by_slug("default", "default").await {
+            Ok(project) => project,
+            Err(StoreError::NotFound) => return Ok(None),
+            Err(err) => return Err(err.into()),
+        };
+        let keys = self.store.list_keys(project.id).await?;
+        Ok(keys
+            .iter()
+            .find(|k| k.active)
+            .map(|k| dsn(&self.base_url(), &k.public_key, project.id)))
+    }
+
+    /// Serves until `shutdown` resolves, then drains: in-flight requests finish, the
+    /// inbox writer commits what it holds, and the processor empties the inbox.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let metrics = Metrics::new();
+        let (pipeline, handle) =
+            Pipeline::start(self.store.clone(), &self.config.pipeline, metrics.clone());
+        let state = AppState {
+            config: Arc::new(self.config),
+            store: self.store,
+            pipeline: handle,
+            metrics,
+            rate_limiter: Arc::new(RateLimiter::new()),
+            bound: self.bound,
+        };
+        let app = router(state);
+        let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
+        let serve = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutdown requested; draining in-flight requests");
+            let _ = drained_tx.send(());
+        });
+        let served = tokio::select! {
+            result = serve => result,
+            () = async {
+                // Bound the drain: a client that never finishes its body can't hold us.
+                let _ = drained_rx.await;
+                tokio::time::sleep(DRAIN_TIMEOUT).await;
+            } => {
+                tracing::warn!("in-flight requests did not finish in time");
+                Ok(())
+            }
+        };
+        pipeline.shutdown().await;
+        tracing::info!("stopped");
+        served.map_err(ServerError::Io)
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(crate::ingest::router())
+        .merge(crate::api::router())
+        .merge(crate::ops::router())
+        .fallback(not_found)
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        .with_state(state)
+}
+
+async fn not_found() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({ "detail": "not found" })),
+    )
+}
+
+/// Prepares and serves: the whole server behind one call.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    Server::prepare(config, listener)
+        .await?
+        .serve(shutdown)
+        .await
+}

@@ -1,0 +1,19 @@
+//! End-to-end tests: a real Sextant server per test (fresh SQLite database, or PostgreSQL
+//! when `SEXTANT_DATABASE_URL` is set), driven over HTTP by recorded SDK fixtures,
+//! hand-built envelopes and the real Sentry SDKs (Python, raven, Node, Rust).
+
+mod support;
+
+mod api_projects_keys;
+mod api_search;
+mod fixtures;
+mod grouping;
+mod ingest_auth;
+mod ingest_bad_input;
+mod ingest_encodings;
+mod lifecycle;
+mod ops;
+mod sdk_node;
+mod sdk_python;
+mod sdk_raven;
+mod sdk_rust;

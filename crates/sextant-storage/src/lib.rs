@@ -1,0 +1,162 @@
+//! Sextant storage: the `Store` contract and its SQLite and PostgreSQL backends.
+//!
+//! Architecture invariant: this is the only crate that names SQL or `sqlx` types. Callers
+//! hold an `Arc<dyn Store>` and see only the records in [`model`] and [`StoreError`].
+//!
+//! The backend is chosen from the URL scheme: `sqlite://…` or `postgres://…`.
+
+pub mod model;
+mod sql;
+
+pub use model::*;
+
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("invalid database url: {0}")]
+    BadUrl(String),
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Turns a set of claimed inbox rows into a batch to write. Runs inside the claiming
+/// transaction, so it must be pure CPU work (parse, normalize, group), never I/O.
+pub type ProcessFn<'a> = dyn Fn(&[InboxRow]) -> Batch + Send + Sync + 'a;
+
+/// Result of one `process_inbox` round.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcessReport {
+    /// Inbox rows consumed (and deleted).
+    pub rows: usize,
+    pub events: Vec<EventWriteResult>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `"sqlite"` or `"postgres"`.
+    fn backend_name(&self) -> &'static str;
+
+    // --- organizations, projects, keys, tokens -------------------------------------
+
+    /// Creates organization `default`, project `default` and one DSN key when the
+    /// database holds no organization yet. Returns what it created, or `None`.
+    async fn bootstrap_default(&self) -> Result<Option<(Organization, Project, ProjectKey)>>;
+    async fn create_org(&self, slug: &str, name: &str) -> Result<Organization>;
+    async fn get_org(&self, slug: &str) -> Result<Organization>;
+    async fn list_orgs(&self) -> Result<Vec<Organization>>;
+
+    /// Fails with `Conflict` when the slug is taken in that organization.
+    async fn create_project(
+        &self,
+        org_id: i64,
+        slug: &str,
+        name: &str,
+        platform: Option<&str>,
+    ) -> Result<Project>;
+    async fn get_project(&self, id: i64) -> Result<Project>;
+    async fn get_project_by_slug(&self, org_slug: &str, slug: &str) -> Result<Project>;
+    /// All projects, or those of one organization.
+    async fn list_projects(&self, org_id: Option<i64>) -> Result<Vec<Project>>;
+    async fn rename_project(&self, id: i64, name: &str) -> Result<Project>;
+    /// Deletes the project and everything stored for it.
+    async fn delete_project(&self, id: i64) -> Result<()>;
+
+    /// Creates a key with a fresh random 32-hex public key.
+    async fn create_key(&self, project_id: i64, label: &str) -> Result<ProjectKey>;
+    async fn list_keys(&self, project_id: i64) -> Result<Vec<ProjectKey>>;
+    /// Looks a key up by its public part, active or not.
+    async fn find_key(&self, public_key: &str) -> Result<Option<ProjectKey>>;
+    async fn set_key_active(
+        &self,
+        project_id: i64,
+        public_key: &str,
+        active: bool,
+    ) -> Result<ProjectKey>;
+    async fn set_key_rate_limit(
+        &self,
+        project_id: i64,
+        public_key: &str,
+        count: Option<i64>,
+        window_secs: Option<i64>,
+    ) -> Result<ProjectKey>;
+    async fn delete_key(&self, project_id: i64, public_key: &str) -> Result<()>;
+
+    async fn create_token(
+        &self,
+        token_hash: &str,
+        scope: TokenScope,
+        label: &str,
+    ) -> Result<ApiToken>;
+    async fn find_token(&self, token_hash: &str) -> Result<Option<ApiToken>>;
+    async fn list_tokens(&self) -> Result<Vec<ApiToken>>;
+    async fn revoke_token(&self, id: i64) -> Result<()>;
+
+    // --- ingest inbox -------------------------------------------------------------
+
+    /// Writes entries in one transaction; when this returns `Ok` they are durable.
+    async fn enqueue(&self, entries: &[InboxEntry]) -> Result<Vec<i64>>;
+    /// Rows waiting to be processed.
+    async fn inbox_depth(&self) -> Result<i64>;
+    /// Claims up to `limit` inbox rows (oldest first), runs `process` on them, writes the
+    /// batch and deletes the rows, all in one transaction. Returns `rows == 0` when the
+    /// inbox is empty. Rows claimed by another node are skipped.
+    async fn process_inbox(&self, limit: u32, process: &ProcessFn<'_>) -> Result<ProcessReport>;
+
+    // --- issues and events -----------------------------------------------------------
+
+    async fn list_issues(&self, query: &IssueQuery) -> Result<Page<Issue>>;
+    async fn get_issue(&self, id: i64) -> Result<Issue>;
+    /// Applies the update to each listed issue; returns the updated issues.
+    async fn update_issues(&self, ids: &[i64], update: &IssueUpdate) -> Result<Vec<Issue>>;
+    /// Deletes the issues with their events and tag counts.
+    async fn delete_issues(&self, ids: &[i64]) -> Result<()>;
+
+    async fn get_event(&self, project_id: i64, event_id: &str) -> Result<EventRecord>;
+    /// Newest first.
+    async fn list_issue_events(
+        &self,
+        issue_id: i64,
+        cursor: Option<Cursor>,
+        limit: u32,
+    ) -> Result<Page<EventRecord>>;
+    async fn latest_issue_event(&self, issue_id: i64) -> Result<EventRecord>;
+    async fn oldest_issue_event(&self, issue_id: i64) -> Result<EventRecord>;
+    async fn count_events(&self, project_id: i64) -> Result<i64>;
+
+    async fn issue_tag_keys(&self, issue_id: i64) -> Result<Vec<TagKeySummary>>;
+    /// Most frequent first.
+    async fn issue_tag_values(
+        &self,
+        issue_id: i64,
+        key: &str,
+        limit: u32,
+    ) -> Result<Vec<TagValueCount>>;
+
+    async fn list_attachments(
+        &self,
+        project_id: i64,
+        event_id: &str,
+    ) -> Result<Vec<AttachmentRecord>>;
+    /// The record and its bytes.
+    async fn get_attachment(
+        &self,
+        project_id: i64,
+        attachment_id: i64,
+    ) -> Result<(AttachmentRecord, Vec<u8>)>;
+
+    async fn count_raw_items(&self, project_id: i64, item_type: &str) -> Result<i64>;
+    /// Summed outcomes per (outcome, category, reason).
+    async fn outcome_totals(&self, project_id: i64) -> Result<Vec<OutcomeDelta>>;
+}
+
+/// Opens (and migrates) the store named by `url`: `sqlite://PATH` or `postgres://…`.
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {
+    Ok(std::sync::Arc::new(sql::open(url).await?))
+}

@@ -1,0 +1,352 @@
+//! The SQL implementation of `Store`: connecting, migrating, and helpers shared by the
+//! per-domain modules. One SQL text serves both backends through sqlx's `Any` driver;
+//! `Backend` is consulted only where the dialects must differ (DDL, search, row claims).
+
+mod admin;
+mod events;
+mod inbox;
+mod ingest_write;
+mod issues;
+mod rows;
+mod search;
+mod store_impl;
+
+use std::str::FromStr;
+use std::sync::Once;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+use crate::{Result, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub(crate) struct SqlStore {
+    backend: Backend,
+    /// Every write goes through this pool. On SQLite it holds a single connection, so
+    /// writers queue here instead of racing for the file lock (no SQLITE_BUSY).
+    writer: AnyPool,
+    /// Queries. Separate connections on SQLite (WAL lets them read while a write is in
+    /// progress); the same pool as `writer` on PostgreSQL.
+    reader: AnyPool,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Per-connection SQLite settings. WAL lets readers run beside the writer; FULL sync makes
+/// a committed inbox write survive power loss (batched commits keep the fsyncs few).
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
+
+const SQLITE_READERS: u32 = 4;
+const POSTGRES_CONNECTIONS: u32 = 8;
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict(db.message().to_string())
+            }
+            // Only a reference to a missing parent (project, organization) violates a
+            // foreign key here, which is what callers know as "not found".
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+            other => StoreError::Backend(other.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Backend(format!("migration failed: {e}"))
+    }
+}
+
+/// Opens the pools for `url` and brings the schema up to date.
+pub(crate) async fn open(url: &str) -> Result<SqlStore> {
+    static DRIVERS: Once = Once::new();
+    DRIVERS.call_once(sqlx::any::install_default_drivers);
+
+    if url.starts_with("sqlite:") {
+        open_sqlite(url).await
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        open_postgres(url).await
+    } else {
+        Err(StoreError::BadUrl(format!(
+            "unsupported scheme in {url:?}: expected sqlite:// or postgres://"
+        )))
+    }
+}
+
+async fn open_sqlite(url: &str) -> Result<SqlStore> {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let (path, params) = rest.split_once('?').unwrap_or((rest, ""));
+    let in_memory = path.is_empty() || path == ":memory:" || params.contains("mode=memory");
+
+    let mut full_url = url.to_string();
+    if !in_memory {
+        if let Some(parent) = std::path::Path::new(path).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::BadUrl(format!("cannot create directory {}: {e}", parent.display()))
+            })?;
+        }
+        // Create the file on first use unless the caller chose a mode.
+        if !params.contains("mode=") {
+            full_url.push(if params.is_empty() && !url.contains('?') {
+                '?'
+            } else {
+                '&'
+            });
+            full_url.push_str("mode=rwc");
+        }
+    }
+    let options =
+        AnyConnectOptions::from_str(&full_url).map_err(|e| StoreError::BadUrl(e.to_string()))?;
+
+    let pool = |max: u32| {
+        AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute(SQLITE_PRAGMAS).await?;
+                    Ok(())
+                })
+            })
+    };
+
+    if in_memory {
+        // Each connection to an in-memory database is its own database, so one connection
+        // must serve both roles and must never be closed.
+        let one = pool(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await?;
+        SQLITE_MIGRATIONS.run(&one).await?;
+        return Ok(SqlStore {
+            backend: Backend::Sqlite,
+            writer: one.clone(),
+            reader: one,
+        });
+    }
+
+    let writer = pool(1).connect_with(options.clone()).await?;
+    // Migrate before the readers connect so they never see a half-built schema.
+    SQLITE_MIGRATIONS.run(&writer).await?;
+    let reader = pool(SQLITE_READERS).connect_with(options).await?;
+    Ok(SqlStore {
+        backend: Backend::Sqlite,
+        writer,
+        reader,
+    })
+}
+
+async fn open_postgres(url: &str) -> Result<SqlStore> {
+    let options =
+        AnyConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl(e.to_string()))?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(POSTGRES_CONNECTIONS)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(options)
+        .await?;
+    POSTGRES_MIGRATIONS.run(&pool).await?;
+    Ok(SqlStore {
+        backend: Backend::Postgres,
+        writer: pool.clone(),
+        reader: pool,
+    })
+}
+
+/// Current wall-clock time in Unix milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Booleans are stored as BIGINT 0/1: the one integer type both backends decode alike.
+pub(crate) fn flag(b: bool) -> i64 {
+    i64::from(b)
+}
+
+/// `$start, $start+1, …` for `n` values: the dynamic queries build their placeholders by
+/// hand because `QueryBuilder<Any>` emits `?`, which PostgreSQL rejects.
+pub(crate) fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A value bound to a dynamically built query.
+#[derive(Debug, Clone)]
+pub(crate) enum Arg {
+    Int(i64),
+    Text(String),
+}
+
+/// Collects the arguments of a dynamic query and hands out their `$N` numbers.
+#[derive(Debug, Default)]
+pub(crate) struct Args(Vec<Arg>);
+
+impl Args {
+    /// Adds a value and returns its placeholder.
+    pub(crate) fn push(&mut self, arg: Arg) -> String {
+        self.0.push(arg);
+        format!("${}", self.0.len())
+    }
+
+    pub(crate) fn bind_all<'q>(
+        self,
+        mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+        for arg in self.0 {
+            query = match arg {
+                Arg::Int(v) => query.bind(v),
+                Arg::Text(v) => query.bind(v),
+            };
+        }
+        query
+    }
+}
+
+/// Splits id lists so no statement exceeds the backends' bind-parameter limits.
+pub(crate) const ID_CHUNK: usize = 500;
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row;
+
+    use super::*;
+
+    async fn pragma(pool: &AnyPool, name: &str) -> String {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA {name}")))
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        match row.try_get::<String, _>(0) {
+            Ok(s) => s,
+            Err(_) => row.try_get::<i64, _>(0).unwrap().to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn sqlite_connections_are_durable_and_strict() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&format!("sqlite://{}/a/b/s.db", dir.path().display()))
+            .await
+            .unwrap();
+        assert_eq!(store.backend, Backend::Sqlite);
+        for pool in [&store.writer, &store.reader] {
+            assert_eq!(pragma(pool, "journal_mode").await, "wal");
+            // 2 = FULL: a committed inbox write survives power loss.
+            assert_eq!(pragma(pool, "synchronous").await, "2");
+            assert_eq!(pragma(pool, "foreign_keys").await, "1");
+            assert_eq!(pragma(pool, "busy_timeout").await, "5000");
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_urls_are_rejected() {
+        assert!(matches!(
+            open("mysql://localhost/x").await,
+            Err(StoreError::BadUrl(_))
+        ));
+        assert!(matches!(open("").await, Err(StoreError::BadUrl(_))));
+    }
+
+    #[tokio::test]
+    async fn in_memory_sqlite_works() {
+        let store = open("sqlite::memory:").await.unwrap();
+        let created = store.create_org("o", "O").await.unwrap();
+        assert_eq!(store.list_orgs().await.unwrap(), vec![created]);
+    }
+
+    /// The FTS index is maintained by triggers; check it stays consistent with `issues`
+    /// through inserts, retitles, direct deletes and cascades from a project delete.
+    #[tokio::test]
+    async fn sqlite_fts_index_follows_issues() {
+        use crate::model::*;
+        let store = open("sqlite::memory:").await.unwrap();
+        let (_, project, _) = store.bootstrap_default().await.unwrap().unwrap();
+        let other = store
+            .create_project(project.org_id, "other", "Other", None)
+            .await
+            .unwrap();
+        let event = |pid: i64, id: &str, title: &str| NewEvent {
+            project_id: pid,
+            event_id: id.into(),
+            timestamp: 1,
+            received_at: 1,
+            level: "error".into(),
+            platform: "python".into(),
+            event_type: "error".into(),
+            release: None,
+            environment: None,
+            title: title.into(),
+            culprit: "c".into(),
+            message: "m".into(),
+            metadata: serde_json::json!({}),
+            tags: vec![],
+            user_key: None,
+            trace_id: None,
+            unhandled: false,
+            grouping_config: "g".into(),
+            hashes: vec![format!("{pid}-{title}")],
+            payload: vec![],
+        };
+        let entry = InboxEntry {
+            project_id: project.id,
+            kind: InboxKind::Store,
+            received_at: 1,
+            client_ip: None,
+            user_agent: None,
+            body: vec![],
+        };
+        store.enqueue(&[entry]).await.unwrap();
+        let mut retitled = event(project.id, "3", "First");
+        retitled.timestamp = 2;
+        let batch = Batch {
+            events: vec![
+                event(project.id, "1", "First"),
+                event(project.id, "2", "Second"),
+                retitled,
+                event(other.id, "4", "Third"),
+            ],
+            ..Batch::default()
+        };
+        let report = store.process_inbox(10, &|_| batch.clone()).await.unwrap();
+        store
+            .delete_issues(&[report.events[1].issue_id.unwrap()])
+            .await
+            .unwrap();
+        store.delete_project(other.id).await.unwrap();
+
+        let check = "INSERT INTO issues_fts (issues_fts, rank) VALUES ('integrity-check', 1)";
+        sqlx::query(check).execute(&store.writer).await.unwrap();
+
+        // The check does catch drift: delete behind the trigger's back.
+        sqlx::query("DROP TRIGGER issues_fts_delete")
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM issues")
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        assert!(sqlx::query(check).execute(&store.writer).await.is_err());
+    }
+}

@@ -1,0 +1,41 @@
+//! Backend conformance suite: every test runs against SQLite and PostgreSQL through the
+//! same `Arc<dyn Store>`, so both backends are held to one contract.
+
+// The suite lives in tests/conformance/; the paths keep this one test binary.
+#[macro_use]
+#[path = "conformance/harness.rs"]
+mod harness;
+
+#[path = "conformance/admin.rs"]
+mod admin;
+#[path = "conformance/ingest.rs"]
+mod ingest;
+#[path = "conformance/lifecycle.rs"]
+mod lifecycle;
+#[path = "conformance/search.rs"]
+mod search;
+#[path = "conformance/storage.rs"]
+mod storage;
+
+conformance! {
+    admin::bootstrap_is_idempotent,
+    admin::projects_crud_and_conflicts,
+    admin::keys_crud,
+    admin::tokens_crud,
+    admin::delete_project_cascades,
+    ingest::inbox_roundtrip_and_exactly_once,
+    ingest::replayed_event_is_duplicate,
+    ingest::grouping_by_shared_hashes,
+    ingest::user_and_tag_counts,
+    ingest::issue_follows_latest_event,
+    ingest::concurrent_enqueue_and_process,
+    lifecycle::regression_on_resolved,
+    lifecycle::resolved_in_next_release,
+    lifecycle::ignored_stays_ignored,
+    lifecycle::update_and_delete_issues,
+    search::filters_and_negation,
+    search::text_search,
+    search::sorts_and_keyset_paging,
+    storage::issue_events_paging,
+    storage::attachments_raw_items_outcomes,
+}

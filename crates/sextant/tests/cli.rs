@@ -1,0 +1,140 @@
+//! The admin CLI against a real database, including while the server runs.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{ServerProcess, TestDb, agent, get_json, sextant, stdout_json, wait_until};
+
+#[test]
+fn project_key_and_token_commands_work_while_the_server_runs() {
+    let db = TestDb::new();
+    let server = ServerProcess::start(&db);
+
+    let created = stdout_json(&sextant(
+        &db,
+        &["project", "create", "Checkout API", "--json"],
+    ));
+    assert_eq!(created["slug"], "checkout-api");
+    let dsn = created["dsn"].as_str().unwrap().to_string();
+    assert!(dsn.ends_with(&format!("/{}", created["id"])), "{dsn}");
+
+    let listed = stdout_json(&sextant(&db, &["project", "list", "--json"]));
+    let slugs: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["default", "checkout-api"]);
+
+    let again = sextant(&db, &["project", "create", "Checkout API"]);
+    assert!(!again.status.success(), "a duplicate slug must fail");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+
+    let key = stdout_json(&sextant(
+        &db,
+        &[
+            "key",
+            "create",
+            "--project",
+            "checkout-api",
+            "--label",
+            "ci",
+            "--json",
+        ],
+    ));
+    let public_key = key["public_key"].as_str().unwrap().to_string();
+    let keys = stdout_json(&sextant(
+        &db,
+        &["key", "list", "--project", "checkout-api", "--json"],
+    ));
+    assert_eq!(keys.as_array().unwrap().len(), 2);
+
+    // The new key is live on the running server: a test event goes through.
+    let key_dsn = key["dsn"].as_str().unwrap().replace(
+        "127.0.0.1:9000",
+        server.base_url.trim_start_matches("http://"),
+    );
+    let sent = sextant(&db, &["send-test-event", "--dsn", &key_dsn, "--json"]);
+    let sent_json = stdout_json(&sent);
+    assert_eq!(sent_json["ok"], true, "{sent_json}");
+
+    let token = stdout_json(&sextant(
+        &db,
+        &["token", "create", "--scope", "read", "--json"],
+    ))["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let agent = agent();
+    let event_id = sent_json["event_id"].as_str().unwrap();
+    let url = format!(
+        "{}/api/0/projects/default/checkout-api/events/{event_id}/",
+        server.base_url
+    );
+    let event = wait_until(Duration::from_secs(10), "the test event", || {
+        let (status, body) = get_json(&agent, &url, &token);
+        (status == 200).then_some(body)
+    });
+    assert_eq!(
+        event["title"].as_str().unwrap().split(':').next(),
+        Some("SextantTestError")
+    );
+
+    // Revoked keys are refused at once, also by a server that was already running.
+    stdout_json(&sextant(
+        &db,
+        &[
+            "key",
+            "revoke",
+            &public_key,
+            "--project",
+            "checkout-api",
+            "--json",
+        ],
+    ));
+    let refused = sextant(&db, &["send-test-event", "--dsn", &key_dsn, "--json"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&refused.stdout).unwrap()["status"],
+        401
+    );
+}
+
+#[test]
+fn help_lists_every_command() {
+    let db = TestDb::new();
+    let help = sextant(&db, &["--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    for command in ["serve", "project", "key", "token", "send-test-event"] {
+        assert!(text.contains(command), "--help lacks {command}: {text}");
+    }
+    let serve_help =
+        String::from_utf8_lossy(&sextant(&db, &["serve", "--help"]).stdout).to_string();
+    for flag in ["--listen", "--data-dir", "--database-url"] {
+        assert!(serve_help.contains(flag), "serve --help lacks {flag}");
+    }
+}
+
+#[test]
+fn first_start_creates_the_default_project_and_prints_its_dsn() {
+    let db = TestDb::new();
+    let server = ServerProcess::start(&db);
+    assert!(
+        server.dsn.starts_with("http://") && server.dsn.ends_with("/1"),
+        "{}",
+        server.dsn
+    );
+    let token = stdout_json(&sextant(&db, &["token", "create", "--json"]))["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, projects) = get_json(
+        &agent(),
+        &format!("{}/api/0/projects/", server.base_url),
+        &token,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(projects[0]["slug"], "default");
+}

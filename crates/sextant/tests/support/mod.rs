@@ -1,0 +1,239 @@
+//! Runs the real `sextant` binary as a child process for CLI and crash tests.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sextant");
+
+/// Where a test's data lives: a fresh SQLite directory, or a fresh PostgreSQL database
+/// when `SEXTANT_DATABASE_URL` names a PostgreSQL server.
+pub struct TestDb {
+    pub dir: tempfile::TempDir,
+    pub database_url: Option<String>,
+    pg_admin: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn new() -> TestDb {
+        let dir = tempfile::tempdir().expect("tempdir");
+        match std::env::var("SEXTANT_DATABASE_URL")
+            .ok()
+            .filter(|u| u.starts_with("postgres"))
+        {
+            Some(base) => {
+                let name = format!("sextant_cli_{}", uuid::Uuid::new_v4().simple());
+                psql(&base, &format!("CREATE DATABASE {name}"));
+                let url = replace_db(&base, &name);
+                TestDb {
+                    dir,
+                    database_url: Some(url),
+                    pg_admin: Some((base, name)),
+                }
+            }
+            None => TestDb {
+                dir,
+                database_url: None,
+                pg_admin: None,
+            },
+        }
+    }
+
+    /// The database flags every command takes.
+    pub fn args(&self) -> Vec<String> {
+        match &self.database_url {
+            Some(url) => vec!["--database-url".into(), url.clone()],
+            None => vec!["--data-dir".into(), self.dir.path().display().to_string()],
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((base, name)) = &self.pg_admin {
+            psql(
+                base,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            );
+        }
+    }
+}
+
+fn replace_db(url: &str, name: &str) -> String {
+    let (head, _) = url.rsplit_once('/').expect("database url has a path");
+    format!("{head}/{name}")
+}
+
+fn psql(url: &str, sql: &str) {
+    let status = Command::new("psql")
+        .arg(url)
+        .arg("-qc")
+        .arg(sql)
+        .status()
+        .expect("run psql");
+    assert!(status.success(), "psql failed: {sql}");
+}
+
+/// Runs a command to completion, without inheriting the caller's `SEXTANT_*` settings.
+pub fn sextant(db: &TestDb, args: &[&str]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(db.args())
+        .args(args)
+        .env_remove("SEXTANT_DATABASE_URL")
+        .env("RUST_LOG", "warn");
+    cmd.current_dir(db.path());
+    cmd.output().expect("run sextant")
+}
+
+pub fn stdout_json(output: &Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "command failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+/// A running `sextant serve` child.
+pub struct ServerProcess {
+    child: Child,
+    pub base_url: String,
+    pub dsn: String,
+}
+
+impl ServerProcess {
+    pub fn start(db: &TestDb) -> ServerProcess {
+        let mut cmd = Command::new(BIN);
+        cmd.args(db.args())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_remove("SEXTANT_DATABASE_URL")
+            .env("RUST_LOG", "warn")
+            .current_dir(db.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("spawn sextant serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let (mut base_url, mut dsn) = (None, None);
+        while base_url.is_none() || dsn.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx
+                .recv_timeout(left)
+                .expect("server printed its URL and DSN in time");
+            if let Some(rest) = line.split(" listening on ").nth(1) {
+                base_url = Some(rest.trim().to_string());
+            }
+            if let Some(rest) = line.trim().strip_prefix("DSN: ") {
+                dsn = Some(rest.to_string());
+            }
+        }
+        ServerProcess {
+            child,
+            base_url: base_url.unwrap(),
+            dsn: dsn.unwrap(),
+        }
+    }
+
+    /// SIGKILL: no chance to flush or drain anything.
+    pub fn kill9(mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill -TERM");
+        self.child.wait().expect("wait")
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+pub fn get_json(agent: &ureq::Agent, url: &str, token: &str) -> (u16, serde_json::Value) {
+    let mut response = agent
+        .get(url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("GET");
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// Polls `check` until it returns `Some`, or panics after `timeout`.
+pub fn wait_until<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::park_timeout(Duration::from_millis(25));
+    }
+}
+
+/// An envelope with one error event.
+pub fn envelope(event_id: &str, message: &str, release: &str) -> Vec<u8> {
+    let event = serde_json::json!({
+        "event_id": event_id,
+        "platform": "python",
+        "release": release,
+        "exception": {"values": [{"type": "CrashTestError", "value": message,
+            "stacktrace": {"frames": [{"module": "app.jobs", "function": "work", "in_app": true,
+                "context_line": format!("raise CrashTestError({message:?})")}]}}]}
+    });
+    let payload = serde_json::to_vec(&event).unwrap();
+    let mut body = format!(
+        "{{\"event_id\":\"{event_id}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n",
+        payload.len()
+    )
+    .into_bytes();
+    body.extend_from_slice(&payload);
+    body.push(b'\n');
+    body
+}
+
+pub fn data_dir(db: &TestDb) -> PathBuf {
+    db.path().to_path_buf()
+}
