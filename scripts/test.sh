@@ -61,14 +61,21 @@ if [[ "${SEXTANT_SKIP_PG:-0}" != 1 ]]; then
 fi
 
 # --- Rust ---------------------------------------------------------------------------
+# Both passes run even if the first fails, so one run shows every failure.
+failed=()
 say "cargo test --workspace (SQLite end-to-end, unit and storage conformance tests)"
-cargo test --workspace
+cargo test --workspace --no-fail-fast || failed+=("cargo test --workspace")
 
 if [[ "${SEXTANT_SKIP_PG:-0}" != 1 ]]; then
   say "end-to-end tests against PostgreSQL ($PG_URL)"
-  SEXTANT_DATABASE_URL="$PG_URL" cargo test -p sextant-server --test it
+  SEXTANT_DATABASE_URL="$PG_URL" cargo test --workspace --test it --no-fail-fast \
+    || failed+=("end-to-end tests on PostgreSQL")
 else
   say "SEXTANT_SKIP_PG=1: skipping the PostgreSQL end-to-end pass"
 fi
 
+if ((${#failed[@]})); then
+  say "FAILED: ${failed[*]}"
+  exit 1
+fi
 say "all tests passed"

@@ -86,8 +86,11 @@ fn normalize_exception(value: Value) -> Option<Value> {
         trim_string(v, MAX_VALUE);
     }
     match exc.get_mut("mechanism") {
-        Some(Value::Object(mechanism)) if !mechanism.get("type").is_some_and(Value::is_string) => {
-            mechanism.insert("type".into(), "generic".into());
+        Some(Value::Object(mechanism)) => {
+            let has_type = mechanism.get("type").is_some_and(Value::is_string);
+            if !has_type {
+                mechanism.insert("type".into(), "generic".into());
+            }
         }
         Some(_) => {
             exc.remove("mechanism");

@@ -43,12 +43,14 @@ pub(super) fn normalize_stacktrace(value: Value) -> Option<Value> {
 
 fn normalize_frame(mut frame: Map<String, Value>) -> Map<String, Value> {
     frame.retain(|_, v| !v.is_null());
+    // Fields are usually already well-typed: check in place, rewrite only when needed.
     for key in ["lineno", "colno"] {
-        let number = frame.get(key).and_then(|v| match v {
-            Value::Number(n) => n.as_u64(),
-            Value::String(s) => s.trim().parse().ok(),
-            _ => None,
-        });
+        let number = match frame.get(key) {
+            None => continue,
+            Some(v) if v.is_u64() => continue,
+            Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
+            Some(_) => None,
+        };
         match number {
             Some(n) => frame.insert(key.into(), n.into()),
             None => frame.remove(key),
@@ -63,13 +65,15 @@ fn normalize_frame(mut frame: Map<String, Value>) -> Map<String, Value> {
         "abs_path",
         "symbol",
     ] {
-        let Some(raw) = frame.get(key) else { continue };
-        match scalar_to_string(raw) {
-            Some(mut s) if !s.is_empty() => {
-                trim_string(&mut s, MAX_PATH);
-                frame.insert(key.into(), s.into());
+        match frame.get_mut(key) {
+            None => {}
+            Some(Value::String(s)) if !s.is_empty() => {
+                trim_string(s, MAX_PATH);
             }
-            _ => {
+            Some(v @ (Value::Number(_) | Value::Bool(_))) => {
+                *v = Value::String(scalar_to_string(v).unwrap_or_default());
+            }
+            Some(_) => {
                 frame.remove(key);
             }
         }
@@ -108,7 +112,11 @@ fn is_library_path(frame: &Map<String, Value>) -> bool {
         let Some(p) = frame.get(*key).and_then(Value::as_str) else {
             return false;
         };
-        let p = p.replace('\\', "/");
+        let p = if p.contains('\\') {
+            std::borrow::Cow::Owned(p.replace('\\', "/"))
+        } else {
+            std::borrow::Cow::Borrowed(p)
+        };
         p.contains("/site-packages/")
             || p.contains("/dist-packages/")
             || p.contains("/node_modules/")

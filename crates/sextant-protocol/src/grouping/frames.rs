@@ -22,8 +22,6 @@ static JAVA_CODEGEN: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
     .collect()
 });
 
-static RUST_HASH: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"::h[0-9a-f]{16}$").expect("rust hash regex"));
 static RUBY_ERB: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"_\d{2,}$").expect("erb suffix regex"));
 
@@ -217,7 +215,19 @@ pub(super) fn clean_function(function: &str, platform: &str) -> Option<String> {
 /// Drops template arguments, parameter lists, return types and Rust hash suffixes:
 /// `std::panic::catch_unwind::<F, R>` → `std::panic::catch_unwind`.
 fn strip_native(f: &str) -> String {
-    let f = RUST_HASH.replace(f, "");
+    // Legacy Rust mangling appends `::h<16 hex>`.
+    let split = f
+        .len()
+        .checked_sub(19)
+        .and_then(|i| Some((f.get(..i)?, f.get(i..)?)));
+    let f = match split {
+        Some((head, tail))
+            if tail.starts_with("::h") && tail[3..].bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            head
+        }
+        _ => f,
+    };
     let mut out = String::with_capacity(f.len());
     let mut depth = 0usize;
     for c in f.chars() {

@@ -27,11 +27,29 @@ use ratelimit::Limit;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/{project_id}/envelope/", post(envelope::handle))
-        .route("/api/{project_id}/envelope", post(envelope::handle))
-        .route("/api/{project_id}/store/", post(store::handle))
-        .route("/api/{project_id}/store", post(store::handle))
+        .route(
+            "/api/{project_id}/envelope/",
+            post(envelope::handle).options(preflight),
+        )
+        .route(
+            "/api/{project_id}/envelope",
+            post(envelope::handle).options(preflight),
+        )
+        .route(
+            "/api/{project_id}/store/",
+            post(store::handle).options(preflight),
+        )
+        .route(
+            "/api/{project_id}/store",
+            post(store::handle).options(preflight),
+        )
         .layer(cors())
+}
+
+/// Real CORS preflights are answered by the CORS layer; a bare OPTIONS (no
+/// `Access-Control-Request-Method`) still gets a 200 without auth, as from Relay.
+async fn preflight() -> axum::http::StatusCode {
+    axum::http::StatusCode::OK
 }
 
 /// Relay's CORS policy for ingest routes: any origin, the headers SDKs send, and the
