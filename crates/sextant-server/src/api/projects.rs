@@ -135,6 +135,8 @@ pub async fn create(
         .store
         .create_project(org.id, &slug, name, platform)
         .await?;
+    // Like Sentry, a new project comes with a DSN key: tools read it right after creating.
+    state.store.create_key(project.id, "Default").await?;
     Ok(created(project_json(&project, Some(&org))))
 }
 

@@ -503,6 +503,56 @@ pub fn envelope(event_id: &str, sent_at: &str, event: &[u8]) -> Vec<u8> {
     body
 }
 
+/// One ready-to-send body for a fresh event of `template`: a new random event id (so
+/// repeated runs against one database never collide), the current time, and gzip when
+/// asked. Returns the event id with the body.
+pub fn body(template: &Template, rng: &mut Rng, gzip: bool) -> (String, Vec<u8>) {
+    let event_id = uuid::Uuid::new_v4().simple().to_string();
+    let now = time::OffsetDateTime::now_utc();
+    let unix = now.unix_timestamp_nanos() as f64 / 1e9;
+    let sent_at = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let event = serde_json::to_vec(&template.event(rng, &event_id, unix)).unwrap_or_default();
+    let raw = envelope(&event_id, &sent_at, &event);
+    let body = if gzip { gzip_bytes(&raw) } else { raw };
+    (event_id, body)
+}
+
+fn gzip_bytes(raw: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing into a Vec cannot fail.
+    let _ = encoder.write_all(raw);
+    encoder.finish().unwrap_or_default()
+}
+
+/// Bodies for `count` events, template `i % templates` for the i-th, built on all cores
+/// before timing starts so the load phase only sends.
+pub fn build_all(count: usize, templates: usize, gzip: bool, seed: u64) -> Vec<Vec<u8>> {
+    let templates = Template::all(templates.max(1));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = count.div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..count)
+            .step_by(chunk)
+            .map(|first| {
+                let templates = &templates;
+                scope.spawn(move || {
+                    let mut rng = Rng::new(seed ^ (first as u64).wrapping_mul(0x2545_F491));
+                    (first..(first + chunk).min(count))
+                        .map(|i| body(&templates[i % templates.len()], &mut rng, gzip).1)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

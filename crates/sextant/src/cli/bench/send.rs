@@ -1,0 +1,164 @@
+//! The load phase: pre-built envelope bodies sent by one thread per concurrency slot,
+//! each with its own keep-alive ureq agent, recording status and ack latency.
+//!
+//! Blocking threads rather than an async client: with one connection per slot there is
+//! nothing to multiplex, and a plain thread keeps per-request client overhead small and
+//! easy to measure (see `--null-server`).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::ProgressBar;
+
+/// Where and how envelopes are posted.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub url: String,
+    pub auth: String,
+    pub gzip: bool,
+    pub timeout: Duration,
+}
+
+impl Target {
+    pub fn agent(&self) -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(self.timeout))
+            .user_agent("sentry.python/2.19.2 (sextant-bench)")
+            .build()
+            .into()
+    }
+}
+
+/// One request's result. `status` 0 means a transport error (no HTTP answer).
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome {
+    pub status: u16,
+    pub latency: Duration,
+}
+
+/// What came back for one request, with the response body kept for diagnosis.
+pub struct Answer {
+    pub outcome: Outcome,
+    pub detail: String,
+}
+
+/// Posts one envelope and reads the whole response, so the connection can be reused.
+pub fn send_one(agent: &ureq::Agent, target: &Target, body: &[u8]) -> Answer {
+    let start = Instant::now();
+    let mut request = agent
+        .post(&target.url)
+        .header("X-Sentry-Auth", &target.auth)
+        .header("Content-Type", "application/x-sentry-envelope");
+    if target.gzip {
+        request = request.header("Content-Encoding", "gzip");
+    }
+    let (status, detail) = match request.send(body) {
+        Ok(mut response) => {
+            let status = response.status().as_u16();
+            let text = response.body_mut().read_to_string().unwrap_or_default();
+            (status, text)
+        }
+        Err(err) => (0, err.to_string()),
+    };
+    Answer {
+        outcome: Outcome {
+            status,
+            latency: start.elapsed(),
+        },
+        detail,
+    }
+}
+
+pub struct LoadResult {
+    pub started: Instant,
+    pub outcomes: Vec<Outcome>,
+    /// First send to last answer.
+    pub wall: Duration,
+    pub bytes_sent: u64,
+    /// First response body (or error text) per non-200 status, for the report.
+    pub samples: BTreeMap<String, String>,
+}
+
+/// Sends `bodies` in order over `concurrency` connections until all are sent or
+/// `deadline` has passed since the first send.
+pub fn run(
+    target: &Target,
+    bodies: &[Vec<u8>],
+    concurrency: usize,
+    deadline: Option<Duration>,
+    progress: &ProgressBar,
+) -> LoadResult {
+    let next = AtomicUsize::new(0);
+    let samples = Mutex::new(BTreeMap::new());
+    // Agents (and their pools) are made before timing starts.
+    let agents: Vec<ureq::Agent> = (0..concurrency).map(|_| target.agent()).collect();
+    let start = Instant::now();
+    let per_thread: Vec<(Vec<Outcome>, u64, Duration)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = agents
+            .into_iter()
+            .map(|agent| {
+                let (next, samples) = (&next, &samples);
+                scope.spawn(move || {
+                    let mut outcomes = Vec::with_capacity(bodies.len() / concurrency + 1);
+                    let mut bytes = 0u64;
+                    let mut last = Duration::ZERO;
+                    loop {
+                        if deadline.is_some_and(|d| start.elapsed() >= d) {
+                            break;
+                        }
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(body) = bodies.get(i) else { break };
+                        let answer = send_one(&agent, target, body);
+                        last = start.elapsed();
+                        bytes += body.len() as u64;
+                        if answer.outcome.status != 200 {
+                            let key = status_key(answer.outcome.status);
+                            let mut samples = samples.lock().unwrap_or_else(|e| e.into_inner());
+                            samples.entry(key).or_insert_with(|| clip(&answer.detail, 300));
+                        }
+                        outcomes.push(answer.outcome);
+                        progress.inc(1);
+                    }
+                    (outcomes, bytes, last)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let wall = per_thread
+        .iter()
+        .map(|(_, _, last)| *last)
+        .max()
+        .unwrap_or_default();
+    let bytes_sent = per_thread.iter().map(|(_, b, _)| *b).sum();
+    let outcomes = per_thread.into_iter().flat_map(|(o, _, _)| o).collect();
+    LoadResult {
+        started: start,
+        outcomes,
+        wall,
+        bytes_sent,
+        samples: samples.into_inner().unwrap_or_default(),
+    }
+}
+
+/// The status-count key: the HTTP status, or `error` for a transport failure.
+pub fn status_key(status: u16) -> String {
+    if status == 0 {
+        "error".into()
+    } else {
+        status.to_string()
+    }
+}
+
+fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}
