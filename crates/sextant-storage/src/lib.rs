@@ -5,10 +5,14 @@
 //!
 //! The backend is chosen from the URL scheme: `sqlite://…` or `postgres://…`.
 
+pub mod accounts;
 pub mod model;
+pub mod releases;
 mod sql;
 
+pub use accounts::*;
 pub use model::*;
+pub use releases::*;
 
 use async_trait::async_trait;
 
@@ -39,7 +43,7 @@ pub struct ProcessReport {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AccountStore + ReleaseStore + Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"`.
     fn backend_name(&self) -> &'static str;
 

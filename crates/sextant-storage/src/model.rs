@@ -198,6 +198,8 @@ pub struct Batch {
     pub attachments: Vec<NewAttachment>,
     pub raw_items: Vec<NewRawItem>,
     pub outcomes: Vec<OutcomeDelta>,
+    /// Session updates and aggregates, reduced to rollup increments.
+    pub sessions: Vec<crate::releases::SessionDelta>,
 }
 
 /// What happened to one event of a batch.

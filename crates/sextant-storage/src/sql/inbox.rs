@@ -4,7 +4,7 @@
 use sqlx::{AssertSqlSafe, Row};
 
 use super::rows::{self, INBOX_COLUMNS};
-use super::{Backend, ID_CHUNK, SqlStore, ingest_write, placeholders};
+use super::{Backend, ID_CHUNK, SqlStore, ingest_write, placeholders, value_rows};
 use crate::model::*;
 use crate::{ProcessFn, ProcessReport, Result};
 
@@ -13,23 +13,28 @@ impl SqlStore {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        // One transaction for the whole request: one fsync, and all-or-nothing.
+        // One transaction and one statement per chunk: one fsync, all-or-nothing.
         let mut tx = self.writer.begin().await?;
         let mut ids = Vec::with_capacity(entries.len());
-        for e in entries {
-            let row = sqlx::query(
+        for chunk in entries.chunks(64) {
+            let sql = format!(
                 "INSERT INTO inbox (project_id, kind, received_at, client_ip, user_agent, body) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            )
-            .bind(e.project_id)
-            .bind(e.kind.as_str())
-            .bind(e.received_at)
-            .bind(e.client_ip.as_deref())
-            .bind(e.user_agent.as_deref())
-            .bind(e.body.as_slice())
-            .fetch_one(&mut *tx)
-            .await?;
-            ids.push(row.try_get("id")?);
+                 VALUES {} RETURNING id",
+                value_rows(1, chunk.len(), 6)
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for e in chunk {
+                q = q
+                    .bind(e.project_id)
+                    .bind(e.kind.as_str())
+                    .bind(e.received_at)
+                    .bind(e.client_ip.as_deref())
+                    .bind(e.user_agent.as_deref())
+                    .bind(e.body.as_slice());
+            }
+            for row in q.fetch_all(&mut *tx).await? {
+                ids.push(row.try_get("id")?);
+            }
         }
         tx.commit().await?;
         Ok(ids)

@@ -2,13 +2,16 @@
 //! per-domain modules. One SQL text serves both backends through sqlx's `Any` driver;
 //! `Backend` is consulted only where the dialects must differ (DDL, search, row claims).
 
+mod accounts;
 mod admin;
 mod events;
 mod inbox;
 mod ingest_write;
 mod issues;
+mod releases;
 mod rows;
 mod search;
+mod sessions;
 mod store_impl;
 
 use std::str::FromStr;
@@ -189,6 +192,20 @@ pub(crate) fn placeholders(start: usize, n: usize) -> String {
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `($s, …, $s+cols-1), (…)` for `rows` rows: multi-row `VALUES` lists, so one statement
+/// writes a whole batch instead of paying the driver's per-statement cost per row.
+pub(crate) fn value_rows(start: usize, rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", placeholders(start + r * cols, cols)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Rows per multi-row statement, keeping bind parameters well under both backends' limits.
+pub(crate) fn rows_per_statement(cols: usize) -> usize {
+    (2000 / cols).max(1)
 }
 
 /// A value bound to a dynamically built query.

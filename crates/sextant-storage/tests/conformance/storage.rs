@@ -155,6 +155,7 @@ pub async fn attachments_raw_items_outcomes(store: Shared) {
             outcome(hour - HOUR, "accepted", "", 4),
             outcome(hour, "filtered", "browser-extensions", 1),
         ],
+        ..Batch::default()
     };
     ingest(&store, p.id, batch).await;
     let more = Batch {

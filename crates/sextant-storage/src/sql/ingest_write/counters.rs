@@ -1,0 +1,274 @@
+//! What new events do to their issues: lifecycle (regressions), distinct users, counters
+//! and "latest event" fields, and per-tag value counts. One statement per touched issue,
+//! and multi-row statements for users and tags.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
+
+use super::{Backend, Fresh, ID_CHUNK, flag, json, placeholders, rows_per_statement, value_rows};
+use crate::Result;
+use crate::model::*;
+
+pub(super) async fn apply(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    fresh: &[Fresh<'_>],
+    release_first_seen: &HashMap<(i64, String), Option<Millis>>,
+    results: &mut [EventWriteResult],
+) -> Result<()> {
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    reopen_regressions(conn, backend, fresh, release_first_seen, results).await?;
+    let new_users = count_users(conn, fresh).await?;
+    bump_issues(conn, fresh, &new_users).await?;
+    count_tags(conn, fresh).await
+}
+
+struct Lifecycle {
+    status: Option<IssueStatus>,
+    resolved_at: Option<Millis>,
+    resolved_in: Option<String>,
+}
+
+/// Applies the lifecycle rules in batch order: a resolved issue that gets an event is
+/// reopened and flagged a regression; one resolved in the next release only by an event
+/// of a release other than the resolving one, first seen after the resolution.
+async fn reopen_regressions(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    fresh: &[Fresh<'_>],
+    release_first_seen: &HashMap<(i64, String), Option<Millis>>,
+    results: &mut [EventWriteResult],
+) -> Result<()> {
+    let mut ids: Vec<i64> = fresh
+        .iter()
+        .filter(|f| !results[f.index].new_issue)
+        .map(|f| f.issue_id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut issues: HashMap<i64, Lifecycle> = HashMap::new();
+    for chunk in ids.chunks(ID_CHUNK) {
+        // Row locks on PostgreSQL so a concurrent status change cannot interleave; the
+        // ids are sorted so two nodes lock in the same order.
+        let lock = if backend == Backend::Postgres {
+            " ORDER BY id FOR UPDATE"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT id, status, resolved_at, resolved_in_release FROM issues WHERE id IN ({}){lock}",
+            placeholders(1, chunk.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            let status: String = row.try_get("status")?;
+            issues.insert(
+                row.try_get("id")?,
+                Lifecycle {
+                    status: IssueStatus::parse(&status),
+                    resolved_at: row.try_get("resolved_at")?,
+                    resolved_in: row.try_get("resolved_in_release")?,
+                },
+            );
+        }
+    }
+
+    for f in fresh {
+        let Some(issue) = issues.get_mut(&f.issue_id) else {
+            continue;
+        };
+        let ev = f.event;
+        let reopen = match issue.status {
+            Some(IssueStatus::Resolved) => true,
+            Some(IssueStatus::ResolvedInNextRelease) => match &ev.release {
+                Some(release) => {
+                    let first_seen = release_first_seen
+                        .get(&(ev.project_id, release.clone()))
+                        .copied()
+                        .flatten();
+                    issue.resolved_in.as_deref() != Some(release.as_str())
+                        && match (first_seen, issue.resolved_at) {
+                            // Never seen before this batch: newer than any resolution.
+                            (None, _) => true,
+                            (Some(first), Some(at)) => first > at,
+                            (Some(_), None) => false,
+                        }
+                }
+                None => false,
+            },
+            _ => false,
+        };
+        if !reopen {
+            continue;
+        }
+        issue.status = Some(IssueStatus::Unresolved);
+        results[f.index].regression = true;
+        sqlx::query(
+            "UPDATE issues SET status = 'unresolved', is_regression = 1, regressed_in_release = $2, \
+             regressed_at = $3, resolved_at = NULL, resolved_in_release = NULL WHERE id = $1",
+        )
+        .bind(f.issue_id)
+        .bind(ev.release.as_deref())
+        .bind(ev.received_at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Records (issue, user) pairs; returns how many were new per issue.
+async fn count_users(conn: &mut AnyConnection, fresh: &[Fresh<'_>]) -> Result<HashMap<i64, i64>> {
+    let mut pairs: Vec<(i64, &str)> = fresh
+        .iter()
+        .filter_map(|f| f.event.user_key.as_deref().map(|u| (f.issue_id, u)))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut new_users: HashMap<i64, i64> = HashMap::new();
+    for chunk in pairs.chunks(rows_per_statement(2)) {
+        let sql = format!(
+            "INSERT INTO issue_users (issue_id, user_key) VALUES {} ON CONFLICT DO NOTHING \
+             RETURNING issue_id",
+            value_rows(1, chunk.len(), 2)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (issue_id, user) in chunk {
+            q = q.bind(*issue_id).bind(*user);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            *new_users.entry(row.try_get("issue_id")?).or_default() += 1;
+        }
+    }
+    Ok(new_users)
+}
+
+/// The batch's contribution to one issue.
+struct IssueDelta<'a> {
+    events: i64,
+    unhandled: bool,
+    /// Newest event (by timestamp; the later one in the batch on ties).
+    newest: &'a NewEvent,
+    oldest: &'a NewEvent,
+    /// First release named by an event of the batch, in batch order.
+    any_release: Option<&'a str>,
+}
+
+/// Counts the events on their issues. Title, culprit, message, metadata, level and last
+/// release follow the newest event, as Sentry does; seen times widen. All right-hand
+/// sides read the row's old values on both backends.
+async fn bump_issues(
+    conn: &mut AnyConnection,
+    fresh: &[Fresh<'_>],
+    new_users: &HashMap<i64, i64>,
+) -> Result<()> {
+    let mut deltas: BTreeMap<i64, IssueDelta<'_>> = BTreeMap::new();
+    for f in fresh {
+        let ev = f.event;
+        let delta = deltas.entry(f.issue_id).or_insert(IssueDelta {
+            events: 0,
+            unhandled: false,
+            newest: ev,
+            oldest: ev,
+            any_release: None,
+        });
+        delta.events += 1;
+        delta.unhandled |= ev.unhandled;
+        if ev.timestamp >= delta.newest.timestamp {
+            delta.newest = ev;
+        }
+        if ev.timestamp < delta.oldest.timestamp {
+            delta.oldest = ev;
+        }
+        if delta.any_release.is_none() {
+            delta.any_release = ev.release.as_deref();
+        }
+    }
+    for (issue_id, d) in deltas {
+        let newest = d.newest;
+        sqlx::query(
+            "UPDATE issues SET \
+               times_seen = times_seen + $2, \
+               user_count = user_count + $3, \
+               unhandled = CASE WHEN $4 = 1 THEN 1 ELSE unhandled END, \
+               title = CASE WHEN $5 >= last_seen THEN $6 ELSE title END, \
+               culprit = CASE WHEN $5 >= last_seen THEN $7 ELSE culprit END, \
+               message = CASE WHEN $5 >= last_seen THEN $8 ELSE message END, \
+               metadata = CASE WHEN $5 >= last_seen THEN $9 ELSE metadata END, \
+               level = CASE WHEN $5 >= last_seen THEN $10 ELSE level END, \
+               last_release = CASE WHEN $5 >= last_seen AND $11 IS NOT NULL THEN $11 \
+                                   ELSE last_release END, \
+               first_release = CASE WHEN $12 < first_seen AND $13 IS NOT NULL THEN $13 \
+                                    ELSE COALESCE(first_release, $14) END, \
+               last_seen = CASE WHEN $5 > last_seen THEN $5 ELSE last_seen END, \
+               first_seen = CASE WHEN $12 < first_seen THEN $12 ELSE first_seen END \
+             WHERE id = $1",
+        )
+        .bind(issue_id)
+        .bind(d.events)
+        .bind(new_users.get(&issue_id).copied().unwrap_or(0))
+        .bind(flag(d.unhandled))
+        .bind(newest.timestamp)
+        .bind(newest.title.as_str())
+        .bind(newest.culprit.as_str())
+        .bind(newest.message.as_str())
+        .bind(json(&newest.metadata)?)
+        .bind(newest.level.as_str())
+        .bind(newest.release.as_deref())
+        .bind(d.oldest.timestamp)
+        .bind(d.oldest.release.as_deref())
+        .bind(d.any_release)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// One count per distinct (key, value) of each event, summed per issue before writing.
+async fn count_tags(conn: &mut AnyConnection, fresh: &[Fresh<'_>]) -> Result<()> {
+    // Sorted keys keep the upserts in one order, so PostgreSQL nodes can't deadlock here.
+    let mut counts: BTreeMap<(i64, &str, &str), (i64, Millis, Millis)> = BTreeMap::new();
+    for f in fresh {
+        let ts = f.event.timestamp;
+        let mut seen = std::collections::HashSet::new();
+        for (key, value) in f.event.tags.iter().filter(|t| seen.insert(*t)) {
+            let entry = counts
+                .entry((f.issue_id, key.as_str(), value.as_str()))
+                .or_insert((0, ts, ts));
+            entry.0 += 1;
+            entry.1 = entry.1.min(ts);
+            entry.2 = entry.2.max(ts);
+        }
+    }
+    let rows: Vec<_> = counts.into_iter().collect();
+    for chunk in rows.chunks(rows_per_statement(6)) {
+        let sql = format!(
+            "INSERT INTO issue_tags (issue_id, tag_key, tag_value, times_seen, first_seen, last_seen) \
+             VALUES {} \
+             ON CONFLICT (issue_id, tag_key, tag_value) DO UPDATE SET \
+               times_seen = issue_tags.times_seen + excluded.times_seen, \
+               first_seen = CASE WHEN excluded.first_seen < issue_tags.first_seen \
+                                 THEN excluded.first_seen ELSE issue_tags.first_seen END, \
+               last_seen = CASE WHEN excluded.last_seen > issue_tags.last_seen \
+                                THEN excluded.last_seen ELSE issue_tags.last_seen END",
+            value_rows(1, chunk.len(), 6)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for ((issue_id, key, value), (n, first, last)) in chunk {
+            q = q
+                .bind(*issue_id)
+                .bind(*key)
+                .bind(*value)
+                .bind(*n)
+                .bind(*first)
+                .bind(*last);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! The rest of a batch: attachments, raw items and outcome counters, written set-wise.
+
+use std::collections::{BTreeMap, HashSet};
+
+use sqlx::{AnyConnection, AssertSqlSafe};
+
+use super::super::now_ms;
+use super::{rows_per_statement, value_rows};
+use crate::Result;
+use crate::model::*;
+
+/// Blob-carrying rows per statement: bounded by bytes as much as by parameters.
+const BLOB_ROWS: usize = 64;
+
+pub(super) async fn write(
+    conn: &mut AnyConnection,
+    batch: &Batch,
+    live: &HashSet<i64>,
+) -> Result<()> {
+    let attachments: Vec<&NewAttachment> = batch
+        .attachments
+        .iter()
+        .filter(|a| live.contains(&a.project_id))
+        .collect();
+    for chunk in attachments.chunks(BLOB_ROWS.min(rows_per_statement(8))) {
+        let sql = format!(
+            "INSERT INTO attachments (project_id, event_id, name, content_type, attachment_type, \
+             size, data, created_at) VALUES {}",
+            value_rows(1, chunk.len(), 8)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        let now = now_ms();
+        for a in chunk {
+            q = q
+                .bind(a.project_id)
+                .bind(a.event_id.as_str())
+                .bind(a.name.as_str())
+                .bind(a.content_type.as_str())
+                .bind(a.attachment_type.as_str())
+                .bind(a.size)
+                .bind(a.data.as_slice())
+                .bind(now);
+        }
+        q.execute(&mut *conn).await?;
+    }
+
+    let raw: Vec<&NewRawItem> = batch
+        .raw_items
+        .iter()
+        .filter(|i| live.contains(&i.project_id))
+        .collect();
+    for chunk in raw.chunks(BLOB_ROWS.min(rows_per_statement(5))) {
+        let sql = format!(
+            "INSERT INTO raw_items (project_id, item_type, event_id, received_at, payload) VALUES {}",
+            value_rows(1, chunk.len(), 5)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for item in chunk {
+            q = q
+                .bind(item.project_id)
+                .bind(item.item_type.as_str())
+                .bind(item.event_id.as_deref())
+                .bind(item.received_at)
+                .bind(item.payload.as_slice());
+        }
+        q.execute(&mut *conn).await?;
+    }
+
+    // Summed first: one upsert may not touch the same row twice (PostgreSQL refuses).
+    let mut outcomes: BTreeMap<(i64, Millis, &str, &str, &str), i64> = BTreeMap::new();
+    for o in batch
+        .outcomes
+        .iter()
+        .filter(|o| live.contains(&o.project_id))
+    {
+        *outcomes
+            .entry((
+                o.project_id,
+                o.bucket,
+                o.outcome.as_str(),
+                o.category.as_str(),
+                o.reason.as_str(),
+            ))
+            .or_default() += o.quantity;
+    }
+    let outcomes: Vec<_> = outcomes.into_iter().collect();
+    for chunk in outcomes.chunks(rows_per_statement(6)) {
+        let sql = format!(
+            "INSERT INTO outcomes (project_id, bucket, outcome, category, reason, quantity) VALUES {} \
+             ON CONFLICT (project_id, bucket, outcome, category, reason) \
+             DO UPDATE SET quantity = outcomes.quantity + excluded.quantity",
+            value_rows(1, chunk.len(), 6)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for ((project_id, bucket, outcome, category, reason), quantity) in chunk {
+            q = q
+                .bind(*project_id)
+                .bind(*bucket)
+                .bind(*outcome)
+                .bind(*category)
+                .bind(*reason)
+                .bind(*quantity);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
