@@ -5,12 +5,15 @@
 #   2. `cargo test --workspace` (unit tests, storage conformance, SQLite end-to-end tests);
 #   3. the end-to-end, CLI and crash-durability tests again against PostgreSQL (one fresh
 #      database per test),
-#      starting the local PostgreSQL cluster first if it is not running.
+#      starting the local PostgreSQL cluster first if it is not running;
+#   4. the console's browser tests (tests/browser, node --test with playwright-core and
+#      Debian's chromium).
 #
 # Environment:
 #   SEXTANT_PG_URL   PostgreSQL server for step 3 and for the storage conformance tests
 #                    (default postgres://postgres@127.0.0.1:5432/postgres)
 #   SEXTANT_SKIP_PG=1  skip step 3 (e.g. on a machine without PostgreSQL)
+#   SEXTANT_SKIP_BROWSER=1  skip step 4
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -69,10 +72,27 @@ cargo test --workspace --no-fail-fast || failed+=("cargo test --workspace")
 
 if [[ "${SEXTANT_SKIP_PG:-0}" != 1 ]]; then
   say "end-to-end tests against PostgreSQL ($PG_URL)"
-  SEXTANT_DATABASE_URL="$PG_URL" cargo test --workspace --test it --test cli --test durability --no-fail-fast \
+  SEXTANT_DATABASE_URL="$PG_URL" cargo test --workspace --test it --test cli --test durability --test release_gate --no-fail-fast \
     || failed+=("end-to-end tests on PostgreSQL")
 else
   say "SEXTANT_SKIP_PG=1: skipping the PostgreSQL end-to-end pass"
+fi
+
+# --- Browser tests of the console -----------------------------------------------------
+# playwright-core drives Debian's chromium (.ci/run installs it); no browser download.
+BROWSER_DIR=tests/browser
+if [[ "${SEXTANT_SKIP_BROWSER:-0}" != 1 ]]; then
+  if [[ ! -f "$BROWSER_DIR/node_modules/.package-lock.json" \
+     || "$BROWSER_DIR/package-lock.json" -nt "$BROWSER_DIR/node_modules/.package-lock.json" ]]; then
+    say "npm ci in $BROWSER_DIR"
+    (cd "$BROWSER_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  say "browser tests (chromium, screenshots in test-artifacts/)"
+  cargo build -p sextant --quiet \
+    && (cd "$BROWSER_DIR" && SEXTANT_BIN="$ROOT/target/debug/sextant" npm test) \
+    || failed+=("browser tests")
+else
+  say "SEXTANT_SKIP_BROWSER=1: skipping the browser tests"
 fi
 
 if ((${#failed[@]})); then

@@ -23,6 +23,14 @@ pub(crate) fn path_str<'a>(value: &'a Value, keys: &[&str]) -> Option<&'a str> {
     }
 }
 
+/// `{"values": items}`, moving the items in. (`json!({"values": items})` would serialize a
+/// deep copy of them, the costliest step of normalizing a large stack trace.)
+pub(crate) fn values_object(items: Vec<Value>) -> Value {
+    let mut container = Map::new();
+    container.insert("values".into(), Value::Array(items));
+    Value::Object(container)
+}
+
 /// Scalar → string the way SDK-side coercion works (`42` → `"42"`, `true` → `"true"`);
 /// containers and null have no string form.
 pub(crate) fn scalar_to_string(value: &Value) -> Option<String> {

@@ -32,8 +32,12 @@ pub fn format_rfc3339(ts: f64) -> String {
     // Split first: `ts * 1e9` loses the microseconds to float rounding.
     let secs = ts.floor();
     let micros = ((ts - secs) * 1e6).round() as i128;
-    let nanos = secs as i128 * 1_000_000_000 + micros * 1000;
-    let dt = time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+    // `as i128` saturates for huge values; out-of-range times fall back to the epoch.
+    let nanos = (secs as i128)
+        .checked_mul(1_000_000_000)
+        .and_then(|n| n.checked_add(micros * 1000));
+    let dt = nanos
+        .and_then(|n| time::OffsetDateTime::from_unix_timestamp_nanos(n).ok())
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let format = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
@@ -225,5 +229,18 @@ mod tests {
             parse_timestamp_str(&format_rfc3339(1_795_512_730.123456)),
             1_795_512_730.123456
         ));
+    }
+
+    /// Found by the `event_json` fuzz target: a timestamp of `1e308` overflowed the
+    /// nanosecond multiplication (a panic wherever overflow checks are on).
+    #[test]
+    fn format_rfc3339_out_of_range_does_not_overflow() {
+        for ts in [1e308, -1e308, f64::MAX, f64::MIN, 1e20, -1e20] {
+            assert_eq!(format_rfc3339(ts), "1970-01-01T00:00:00.000000Z", "{ts}");
+        }
+        assert_eq!(
+            format_rfc3339(253_402_300_799.0),
+            "9999-12-31T23:59:59.000000Z"
+        );
     }
 }

@@ -25,6 +25,8 @@ pub struct Config {
     pub limits: Limits,
     pub rate_limit: RateLimit,
     pub pipeline: Pipeline,
+    /// Release health: automatic post-deploy checks and rollup retention.
+    pub releases: crate::releases::ReleasesConfig,
 }
 
 impl Default for Config {
@@ -38,6 +40,7 @@ impl Default for Config {
             limits: Limits::default(),
             rate_limit: RateLimit::default(),
             pipeline: Pipeline::default(),
+            releases: crate::releases::ReleasesConfig::default(),
         }
     }
 }
@@ -48,6 +51,20 @@ impl Config {
         match &self.database_url {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", self.data_dir.join("sextant.db").display()),
+        }
+    }
+
+    /// A directory on the database's file system, for the disk-space guard; `None` for
+    /// a database on another machine.
+    pub fn local_data_path(&self) -> Option<std::path::PathBuf> {
+        match &self.database_url {
+            None => Some(self.data_dir.clone()),
+            Some(url) => url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .map(|path| std::path::Path::new(path.split('?').next().unwrap_or(path)))
+                .and_then(|path| path.parent().map(std::path::Path::to_path_buf))
+                .filter(|dir| !dir.as_os_str().is_empty()),
         }
     }
 
@@ -78,6 +95,8 @@ pub struct Limits {
     pub max_session_items: usize,
     /// Span, log and other container items.
     pub max_container_bytes: usize,
+    /// Ingest answers 507 while the database's disk has less free space than this.
+    pub min_free_disk_bytes: u64,
 }
 
 impl Default for Limits {
@@ -91,6 +110,7 @@ impl Default for Limits {
             max_session_bytes: 100 * 1024,
             max_session_items: 100,
             max_container_bytes: 12 * MIB,
+            min_free_disk_bytes: 100 * MIB as u64,
         }
     }
 }
@@ -122,6 +142,9 @@ pub struct Pipeline {
     pub commit_batch: usize,
     /// Requests waiting for the inbox writer before ingest answers 429.
     pub max_pending: usize,
+    /// Body bytes waiting for the inbox writer before ingest answers 429; together with
+    /// `max_pending` this bounds the memory an overload can take.
+    pub max_pending_bytes: usize,
 }
 
 impl Default for Pipeline {
@@ -130,6 +153,7 @@ impl Default for Pipeline {
             batch_size: 256,
             commit_batch: 512,
             max_pending: 4096,
+            max_pending_bytes: 256 << 20,
         }
     }
 }

@@ -19,13 +19,17 @@
 //!
 //! `run` ties these together around a bound listener and a shutdown future.
 
+pub mod accounts;
 pub mod api;
 pub mod config;
+pub mod disk;
 pub mod ingest;
 pub mod metrics;
 pub mod ops;
 pub mod pipeline;
+pub mod releases;
 pub mod server;
 pub mod state;
+pub mod ui;
 
 pub use server::{Server, ServerError, run};

@@ -96,8 +96,21 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         let metrics = Metrics::new();
-        let (pipeline, handle) =
-            Pipeline::start(self.store.clone(), &self.config.pipeline, metrics.clone());
+        let live = crate::pipeline::notice::live_channel();
+        let (pipeline, handle) = Pipeline::start(
+            self.store.clone(),
+            &self.config.pipeline,
+            metrics.clone(),
+            live.clone(),
+            crate::disk::DiskGuard::new(
+                self.config.local_data_path(),
+                self.config.limits.min_free_disk_bytes,
+            ),
+        );
+        let scheduler = crate::releases::scheduler::Scheduler::start(
+            self.store.clone(),
+            self.config.releases.clone(),
+        );
         let state = AppState {
             config: Arc::new(self.config),
             store: self.store,
@@ -105,6 +118,8 @@ impl Server {
             metrics,
             rate_limiter: Arc::new(RateLimiter::new()),
             bound: self.bound,
+            live,
+            login_throttle: Arc::new(crate::accounts::throttle::LoginThrottle::new()),
         };
         let app = router(state);
         let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
@@ -129,6 +144,7 @@ impl Server {
             }
         };
         pipeline.shutdown().await;
+        scheduler.shutdown().await;
         tracing::info!("stopped");
         served.map_err(ServerError::Io)
     }
@@ -138,7 +154,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(crate::ingest::router())
         .merge(crate::api::router())
+        .merge(crate::releases::router())
         .merge(crate::ops::router())
+        .merge(crate::ui::router())
         .fallback(not_found)
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(state)

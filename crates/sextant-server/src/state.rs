@@ -19,6 +19,9 @@ pub struct AppState {
     pub rate_limiter: Arc<RateLimiter>,
     /// The address the server is bound to.
     pub bound: SocketAddr,
+    /// Processed-event notices for the console's live updates.
+    pub live: crate::pipeline::notice::LiveSender,
+    pub login_throttle: Arc<crate::accounts::throttle::LoginThrottle>,
 }
 
 impl AppState {

@@ -4,6 +4,7 @@ use serde_json::{Map, Value, json};
 
 use super::normalize::parse_level;
 use super::trim::{BagSize, trim_databag, trim_string};
+use crate::jsonval::values_object;
 use crate::timestamp::parse_timestamp;
 
 const MAX_BREADCRUMBS: usize = 100;
@@ -28,7 +29,7 @@ pub(super) fn normalize(data: &mut Map<String, Value>) {
         })
         .collect();
     if !crumbs.is_empty() {
-        data.insert("breadcrumbs".into(), json!({ "values": crumbs }));
+        data.insert("breadcrumbs".into(), values_object(crumbs));
     }
 }
 

@@ -4,11 +4,11 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::frames::normalize_stacktrace;
 use super::trim::trim_string;
-use crate::jsonval::scalar_to_string;
+use crate::jsonval::{scalar_to_string, values_object};
 
 const MAX_VALUE: usize = 8192;
 
@@ -41,7 +41,7 @@ pub(super) fn normalize(data: &mut Map<String, Value>) {
         }
     }
     if !values.is_empty() {
-        data.insert("exception".into(), json!({ "values": values }));
+        data.insert("exception".into(), values_object(values));
     }
     normalize_threads(data);
 }
@@ -131,12 +131,14 @@ fn normalize_threads(data: &mut Map<String, Value>) {
         })
         .collect();
     if !threads.is_empty() {
-        data.insert("threads".into(), json!({ "values": threads }));
+        data.insert("threads".into(), values_object(threads));
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn run(input: Value) -> Map<String, Value> {

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::Event;
 use super::trim::trim_string;
@@ -66,7 +66,7 @@ pub(super) fn normalize(data: &mut Map<String, Value>) {
         trim_string(&mut key, MAX_TAG_LEN);
         trim_string(&mut value, MAX_TAG_LEN);
         if seen.insert(key.clone()) {
-            out.push(json!([key, value]));
+            out.push(Value::Array(vec![Value::String(key), Value::String(value)]));
         }
     }
     if !out.is_empty() {
@@ -174,6 +174,8 @@ impl Event {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn run(input: Value) -> Map<String, Value> {

@@ -256,3 +256,33 @@ fn serializes_normalized_json() {
     assert_eq!(back, serde_json::to_value(&e).unwrap());
     assert_eq!(back["logentry"]["formatted"], "x");
 }
+
+/// Found by the `event_json` fuzz target: `{"timestamp": 1e308}` panicked while the
+/// future-timestamp error was formatted. It must normalize like any far-future event.
+#[test]
+fn absurd_timestamps_normalize() {
+    for ts in [
+        json!(1e308),
+        json!(-1e308),
+        json!(u64::MAX),
+        json!(i64::MIN),
+    ] {
+        let e = norm(json!({"message": "x", "timestamp": ts}));
+        assert!(e.timestamp().is_finite(), "{ts}");
+        let errors = e.get("errors").and_then(Value::as_array).expect("errors");
+        assert!(
+            errors
+                .iter()
+                .any(|err| err["type"] == "future_timestamp" || err["type"] == "past_timestamp"),
+            "{ts}: {errors:?}"
+        );
+    }
+    let c = NormalizeContext {
+        sent_at: Some(1e308),
+        ..ctx()
+    };
+    assert!(
+        normalize_event(br#"{"message":"x"}"#, &c).is_ok(),
+        "absurd sent_at"
+    );
+}

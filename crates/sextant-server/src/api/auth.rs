@@ -3,14 +3,16 @@
 //! Tokens are stored only as SHA-256 hex digests; `hash_token` and `generate_token` are
 //! shared with the CLI, which mints tokens offline.
 
-use axum::extract::{FromRequestParts, MatchedPath};
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::{Method, header};
 use rand::{RngCore, TryRngCore};
-use sextant_storage::{ApiToken, TokenScope};
+use sextant_storage::{ApiToken, Role, TokenScope};
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
+use super::support::resolve_issue;
+use crate::accounts::Access;
 use crate::state::AppState;
 
 /// Prefix that makes leaked tokens recognisable to secret scanners.
@@ -49,10 +51,12 @@ fn bearer(value: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// Proof that the request carries a valid token whose scope covers the matched route.
-/// Every handler takes this as its first argument; it answers 401/403 otherwise.
+/// Proof that the request carries a valid token whose scope covers the matched route,
+/// and what its owner may see. Every handler takes this as its first argument; it answers
+/// 401/403 otherwise, and 404 for a route naming an organization (or an issue of one) the
+/// owner is not a member of. Only the two "list everything" routes filter by `.1`.
 #[derive(Debug, Clone)]
-pub struct Auth(pub ApiToken);
+pub struct Auth(pub ApiToken, pub Access);
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
@@ -69,12 +73,21 @@ impl FromRequestParts<AppState> for Auth {
                 "Invalid authorization header; expected \"Bearer <token>\".".into(),
             )
         })?;
-        let record = state
+        // Looked up on every request, never cached: revocation takes effect at once.
+        let owned = state
             .store
-            .find_token(&hash_token(token))
+            .find_owned_token(&hash_token(token))
             .await?
-            .filter(|t| !t.revoked)
+            .filter(|t| !t.token.revoked)
             .ok_or_else(|| ApiError::Unauthorized("Invalid token.".into()))?;
+        let record = owned.token;
+        let access = match owned.user_id {
+            None => Access::Instance,
+            Some(user_id) => {
+                let user = state.store.get_user(user_id).await?;
+                Access::for_user(state.store.as_ref(), user).await?
+            }
+        };
 
         let route = parts
             .extensions
@@ -90,8 +103,50 @@ impl FromRequestParts<AppState> for Auth {
                 record.scope.as_str()
             )));
         }
-        Ok(Auth(record))
+        if let Access::User { .. } = access {
+            check_org_access(parts, state, &access, needed).await?;
+        }
+        Ok(Auth(record, access))
     }
+}
+
+/// A user token reaches an organization's data only as a member; the admin scope (keys,
+/// projects) also needs the admin or owner role there. Outsiders get 404, as if the
+/// organization did not exist.
+async fn check_org_access(
+    parts: &mut Parts,
+    state: &AppState,
+    access: &Access,
+    needed: TokenScope,
+) -> Result<(), ApiError> {
+    let params: Vec<(String, String)> = match RawPathParams::from_request_parts(parts, state).await
+    {
+        Ok(raw) => raw
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let org_slug = match (get("org"), get("id")) {
+        (Some(org), _) => org.to_string(),
+        // `/api/0/issues/{id}/…`: the issue decides the organization.
+        (None, Some(id)) => resolve_issue(state, None, id).await?.1.org_slug,
+        (None, None) => return Ok(()),
+    };
+    let role = access.role_in_slug(&org_slug).ok_or(ApiError::NotFound)?;
+    if needed == TokenScope::Admin && role < Role::Admin {
+        return Err(ApiError::Forbidden(
+            "You do not have permission to perform this action (needs the admin or owner role)."
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

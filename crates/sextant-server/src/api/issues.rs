@@ -304,7 +304,9 @@ pub async fn get(
 ) -> ApiResult<Json<Value>> {
     let (issue, project) =
         resolve_issue(&state, p.get("org").map(String::as_str), param(&p, "id")?).await?;
-    Ok(Json(issue_json(&issue, &project, &state.base_url())))
+    let mut body = issue_json(&issue, &project, &state.base_url());
+    crate::releases::rootcause::annotate(&state, &issue, &mut body).await?;
+    Ok(Json(body))
 }
 
 pub async fn update(

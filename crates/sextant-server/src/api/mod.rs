@@ -14,7 +14,7 @@ pub mod pagination;
 mod projects;
 pub mod query;
 pub mod serialize;
-mod support;
+pub mod support;
 mod tags;
 
 use axum::Router;

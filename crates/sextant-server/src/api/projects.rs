@@ -54,9 +54,14 @@ fn validate_slug(slug: &str) -> ApiResult<()> {
     Ok(())
 }
 
-pub async fn list_orgs(_auth: Auth, State(state): State<AppState>) -> ApiResult<Json<Value>> {
+pub async fn list_orgs(auth: Auth, State(state): State<AppState>) -> ApiResult<Json<Value>> {
     let orgs = state.store.list_orgs().await?;
-    Ok(Json(orgs.iter().map(org_json).collect()))
+    Ok(Json(
+        orgs.iter()
+            .filter(|o| auth.1.sees_org(o.id))
+            .map(org_json)
+            .collect(),
+    ))
 }
 
 pub async fn get_org(
@@ -68,7 +73,7 @@ pub async fn get_org(
     Ok(Json(org_json(&org)))
 }
 
-pub async fn list_all(_auth: Auth, State(state): State<AppState>) -> ApiResult<Json<Value>> {
+pub async fn list_all(auth: Auth, State(state): State<AppState>) -> ApiResult<Json<Value>> {
     let orgs: HashMap<i64, Organization> = state
         .store
         .list_orgs()
@@ -80,6 +85,7 @@ pub async fn list_all(_auth: Auth, State(state): State<AppState>) -> ApiResult<J
     Ok(Json(
         projects
             .iter()
+            .filter(|p| auth.1.sees_project(p))
             .map(|p| project_json(p, orgs.get(&p.org_id)))
             .collect(),
     ))

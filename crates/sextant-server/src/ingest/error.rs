@@ -59,6 +59,8 @@ pub enum IngestError {
     RateLimited { retry_after: u64 },
     #[error("server is overloaded; retry after {retry_after}s")]
     Overloaded { retry_after: u64 },
+    #[error("not enough disk space to store more data ({free} bytes free, {floor} required)")]
+    DiskFull { free: u64, floor: u64 },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -86,6 +88,7 @@ impl IngestError {
             | ItemTooLarge { .. }
             | TooManyItems { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             RateLimited { .. } | Overloaded { .. } => StatusCode::TOO_MANY_REQUESTS,
+            DiskFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
             Internal(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -110,10 +113,14 @@ impl IngestError {
             BodyRead(_) => "body_read",
             RateLimited { .. } => "rate_limited",
             Overloaded { .. } => "overloaded",
+            DiskFull { .. } => "disk_full",
             Internal(_) => "internal",
         }
     }
 }
+
+/// Freeing disk space takes an operator; SDKs should not come back within seconds.
+const DISK_FULL_RETRY_SECS: u64 = 60;
 
 impl IntoResponse for IngestError {
     fn into_response(self) -> Response {
@@ -137,6 +144,9 @@ impl IntoResponse for IngestError {
             }
             IngestError::Overloaded { retry_after } => {
                 insert_rate_limit_headers(headers, retry_after, "organization", "overloaded");
+            }
+            IngestError::DiskFull { .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(DISK_FULL_RETRY_SECS));
             }
             _ => {}
         }

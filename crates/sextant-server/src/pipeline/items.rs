@@ -128,10 +128,9 @@ fn process_item(ctx: &mut Row<'_>, item: &Item) {
         ItemType::Event => process_event(ctx, item),
         ItemType::Attachment => process_attachment(ctx, item),
         ItemType::ClientReport => process_client_report(ctx, item),
+        ItemType::Session | ItemType::Sessions => process_sessions(ctx, item),
         ItemType::Transaction
         | ItemType::Span
-        | ItemType::Session
-        | ItemType::Sessions
         | ItemType::UserReport
         | ItemType::Feedback
         | ItemType::CheckIn
@@ -177,6 +176,26 @@ fn keep_raw(ctx: &mut Row<'_>, item: &Item) {
         payload: compress(&item.payload),
     };
     ctx.batch.raw_items.push(raw);
+    ctx.accept(item);
+}
+
+/// Session updates and aggregates become rollup increments (`sessions.rs`); invalid ones
+/// are dropped silently, as sessions never produce client-visible errors.
+fn process_sessions(ctx: &mut Row<'_>, item: &Item) {
+    let at = super::sessions::Arrival {
+        project_id: ctx.row.entry.project_id,
+        received_at: ctx.row.entry.received_at,
+        sent_at: ctx.envelope.headers.sent_at.map(|s| (s * 1000.0) as i64),
+    };
+    if item.headers.item_type == ItemType::Session {
+        ctx.batch
+            .sessions
+            .extend(super::sessions::session_delta(&item.payload, at));
+    } else {
+        ctx.batch
+            .sessions
+            .extend(super::sessions::aggregate_deltas(&item.payload, at));
+    }
     ctx.accept(item);
 }
 

@@ -21,6 +21,7 @@ pub(super) async fn run(
     notify: Arc<Notify>,
     mut stop: watch::Receiver<bool>,
     metrics: Metrics,
+    live: super::notice::LiveSender,
 ) {
     loop {
         let notes = Mutex::new(Notes::default());
@@ -48,6 +49,7 @@ pub(super) async fn run(
                     regressions,
                     "processed batch"
                 );
+                super::notice::publish(&live, store.as_ref(), &report.events).await;
             }
             Ok(_) => {
                 if *stop.borrow() {

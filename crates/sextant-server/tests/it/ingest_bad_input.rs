@@ -223,3 +223,23 @@ fn unknown_item_types_are_skipped_not_rejected() {
     let event = app.wait_for_event(&id);
     assert_eq!(event["title"], json!("next to an unknown item"));
 }
+
+/// Below the free-space floor ingest refuses with 507 rather than risk a failed write;
+/// a database on another machine (PostgreSQL) has no local floor to check.
+#[test]
+fn low_disk_space_is_507_with_retry_after() {
+    let app = TestApp::spawn_with(|c| c.limits.min_free_disk_bytes = u64::MAX);
+    let (_, body) = event_envelope(message_event("no room for this"));
+    let r = app.send_envelope(body, &[]);
+    if app.db.backend() == "sqlite" {
+        let detail = assert_rejected(&r, 507);
+        assert!(detail.contains("disk space"), "{detail}");
+        assert!(r.header("retry-after").is_some());
+        // Refused before the inbox write, so nothing can be waiting to be processed.
+        assert_eq!(app.block_on(app.store().inbox_depth()).unwrap(), 0);
+        assert_eq!(app.event_count(), 0);
+        assert_eq!(app.get("/health").0, 200, "the server keeps serving");
+    } else {
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+}

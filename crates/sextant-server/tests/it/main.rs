@@ -4,6 +4,8 @@
 
 mod support;
 
+mod accounts_authz;
+mod accounts_sessions;
 mod api_projects_keys;
 mod api_search;
 mod fixtures;
@@ -13,7 +15,9 @@ mod ingest_bad_input;
 mod ingest_encodings;
 mod lifecycle;
 mod ops;
+mod releases;
 mod sdk_node;
 mod sdk_python;
 mod sdk_raven;
 mod sdk_rust;
+mod sdk_sessions;

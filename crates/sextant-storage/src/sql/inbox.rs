@@ -63,7 +63,34 @@ impl SqlStore {
                 )
             }
         };
-        let mut tx = self.writer.begin().await?;
+        let mut conn = self.writer.acquire().await?;
+        // An acknowledged request is durable once its inbox commit is fsynced (FULL). The
+        // processing transaction needs no fsync of its own: in WAL mode a lost tail loses
+        // the events together with the deletion of their inbox rows, which are then simply
+        // processed again, and the next FULL commit syncs everything before it anyway.
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA synchronous = NORMAL")
+                .execute(&mut *conn)
+                .await?;
+        }
+        let result = self.process_claimed(&mut conn, claim, limit, process).await;
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA synchronous = FULL")
+                .execute(&mut *conn)
+                .await?;
+        }
+        result
+    }
+
+    async fn process_claimed(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        claim: String,
+        limit: u32,
+        process: &ProcessFn<'_>,
+    ) -> Result<ProcessReport> {
+        use sqlx::Connection;
+        let mut tx = conn.begin().await?;
         let claimed = sqlx::query(AssertSqlSafe(claim))
             .bind(i64::from(limit))
             .fetch_all(&mut *tx)

@@ -1,9 +1,12 @@
 //! Command-line interface: flags, configuration layering and subcommand dispatch.
 
 mod admin;
+mod bench;
 mod config;
+pub mod release;
 mod send_test_event;
 mod serve;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,10 +57,18 @@ pub enum Command {
     /// Manage API bearer tokens.
     #[command(subcommand)]
     Token(admin::TokenCommand),
+    /// Manage console users.
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Release health: the post-deploy gate.
+    #[command(subcommand)]
+    Release(release::ReleaseCommand),
     /// Send a test error event (with a stack trace) to a DSN and report the result.
     SendTestEvent(send_test_event::SendTestEventArgs),
     /// Print the effective configuration (secrets redacted).
     ShowConfig,
+    /// Load-test a Sentry-compatible server: throughput, latency, time-to-visible, RSS/CPU.
+    Bench(Box<bench::BenchArgs>),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -65,6 +76,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     init_logging(quiet);
     match cli.command {
         Command::SendTestEvent(args) => send_test_event::run(&args),
+        Command::Release(cmd) => Ok(release::run(&cmd)),
+        Command::Bench(args) => bench::run(&args),
         command => {
             let config = config::load(
                 &cli.global,
@@ -82,8 +95,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Command::Project(cmd) => admin::project(&config, cmd).await,
                     Command::Key(cmd) => admin::key(&config, cmd).await,
                     Command::Token(cmd) => admin::token(&config, cmd).await,
+                    Command::User(cmd) => user::user(&config, cmd).await,
                     Command::ShowConfig => config::show(&config),
-                    Command::SendTestEvent(_) => unreachable!("handled above"),
+                    Command::SendTestEvent(_) | Command::Bench(_) | Command::Release(_) => {
+                        unreachable!("handled above")
+                    }
                 }
             })
         }

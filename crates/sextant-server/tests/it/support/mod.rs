@@ -2,6 +2,7 @@
 //! database, an admin API token, and blocking HTTP helpers (ureq) for plain `#[test]`s.
 #![allow(dead_code)] // each test module uses a different subset
 
+pub mod accounts;
 pub mod db;
 pub mod envelope;
 pub mod event;
@@ -39,7 +40,7 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<Result<(), sextant_server::ServerError>>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     // Dropped last: the database outlives the server and every pool.
-    db: TestDb,
+    pub db: TestDb,
 }
 
 impl TestApp {

@@ -125,9 +125,10 @@ pub(super) async fn assign_issues(
             }
         };
         for hash in &ev.hashes {
-            let key = (ev.project_id, hash.clone());
-            if !owners.contains_key(&key) {
-                owners.insert(key, issue_id);
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                owners.entry((ev.project_id, hash.clone()))
+            {
+                slot.insert(issue_id);
                 claims.push((ev.project_id, hash, issue_id));
             }
         }

@@ -42,7 +42,9 @@ impl Counter {
 
     pub fn describe(&self) -> String {
         match &self.kind {
-            Kind::Sextant { base, org, project, .. } => {
+            Kind::Sextant {
+                base, org, project, ..
+            } => {
                 format!("sextant issue counts at {base} ({org}/{project})")
             }
             Kind::Url { url, pointer, .. } => format!("GET {url} ({pointer})"),
@@ -172,9 +174,12 @@ fn as_count(value: &Value) -> Option<u64> {
 }
 
 fn parse_number(s: &str) -> Option<u64> {
-    s.parse::<u64>()
-        .ok()
-        .or_else(|| s.parse::<f64>().ok().filter(|f| *f >= 0.0).map(|f| f as u64))
+    s.parse::<u64>().ok().or_else(|| {
+        s.parse::<f64>()
+            .ok()
+            .filter(|f| *f >= 0.0)
+            .map(|f| f as u64)
+    })
 }
 
 /// The count in a `--count-url` answer: the document itself if it is a number,
@@ -193,9 +198,11 @@ pub fn next_link(header: &str) -> Option<String> {
         let params = &rest[end + 1..params_end];
         let has = |name: &str, value: &str| {
             params.split(';').any(|p| {
-                p.trim().trim_end_matches(',').trim().split_once('=').is_some_and(|(k, v)| {
-                    k.trim() == name && v.trim().trim_matches('"') == value
-                })
+                p.trim()
+                    .trim_end_matches(',')
+                    .trim()
+                    .split_once('=')
+                    .is_some_and(|(k, v)| k.trim() == name && v.trim().trim_matches('"') == value)
             })
         };
         if has("rel", "next") && has("results", "true") {
@@ -235,7 +242,10 @@ mod tests {
         assert_eq!(extract(&json!(42), "/count"), Some(42));
         assert_eq!(extract(&json!("17"), "/count"), Some(17));
         assert_eq!(extract(&json!({"count": 5}), "/count"), Some(5));
-        assert_eq!(extract(&json!({"data": {"total": "9"}}), "/data/total"), Some(9));
+        assert_eq!(
+            extract(&json!({"data": {"total": "9"}}), "/data/total"),
+            Some(9)
+        );
         assert_eq!(extract(&json!({"n": 1}), "/count"), None);
         assert_eq!(parse_number("12.0"), Some(12));
     }

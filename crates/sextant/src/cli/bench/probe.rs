@@ -1,4 +1,4 @@
-//! Server resource use from /proc: resident memory (VmRSS, VmHWM) and CPU time
+//! Server resource use from /proc: resident memory (VmRSS, VmHWM, PSS) and CPU time
 //! (utime + stime) summed over the given processes and, optionally, their descendants.
 //!
 //! Sampling runs on its own thread every 100 ms, so peak RSS is seen even when it falls
@@ -48,7 +48,11 @@ pub fn descendants(roots: &[u32]) -> Vec<u32> {
     let mut children: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for entry in dir.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
                 continue;
             };
             if let Some(stat) = read_stat(pid) {
@@ -104,6 +108,8 @@ struct State {
     cpu: BTreeMap<u32, (u64, u64)>,
     idle_rss_kb: u64,
     peak_rss_kb: u64,
+    idle_pss_kb: u64,
+    peak_pss_kb: u64,
     last_rss_kb: u64,
     hwm_kb: BTreeMap<u32, u64>,
     samples: u64,
@@ -115,7 +121,7 @@ impl State {
         if tree {
             pids.extend(descendants(roots));
         }
-        let mut rss = 0;
+        let (mut rss, mut pss) = (0, 0);
         for pid in pids {
             let (Some(stat), Some(status)) = (read_stat(pid), read_status(pid)) else {
                 continue; // exited between listing and reading
@@ -125,14 +131,22 @@ impl State {
             let entry = self.cpu.entry(pid).or_insert((base, base));
             entry.1 = stat.cpu_ticks;
             rss += parse_status_kb(&status, "VmRSS").unwrap_or(0);
+            // PSS splits shared pages among their sharers, so summing it over forked
+            // workers (or PostgreSQL backends) does not count shared memory many times.
+            pss += std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+                .ok()
+                .and_then(|s| parse_status_kb(&s, "Pss"))
+                .unwrap_or(0);
             if let Some(hwm) = parse_status_kb(&status, "VmHWM") {
                 self.hwm_kb.insert(pid, hwm);
             }
         }
         if first {
             self.idle_rss_kb = rss;
+            self.idle_pss_kb = pss;
         }
         self.peak_rss_kb = self.peak_rss_kb.max(rss);
+        self.peak_pss_kb = self.peak_pss_kb.max(pss);
         self.last_rss_kb = rss;
         self.samples += 1;
     }
@@ -145,6 +159,9 @@ pub struct ProbeSummary {
     pub idle_rss_kib: u64,
     pub peak_rss_kib: u64,
     pub end_rss_kib: u64,
+    /// Proportional set size sums: the fair total for multi-process servers.
+    pub idle_pss_kib: u64,
+    pub peak_pss_kib: u64,
     /// Sum of each process's own high-water mark; an upper bound, as peaks may not coincide.
     pub sum_hwm_kib: u64,
     pub cpu_ms: f64,
@@ -200,6 +217,8 @@ impl Probe {
             idle_rss_kib: state.idle_rss_kb,
             peak_rss_kib: state.peak_rss_kb,
             end_rss_kib: state.last_rss_kb,
+            idle_pss_kib: state.idle_pss_kb,
+            peak_pss_kib: state.peak_pss_kb,
             sum_hwm_kib: state.hwm_kb.values().sum(),
             cpu_ms: ticks as f64 * 1000.0 / self.ticks as f64,
             samples: state.samples,
@@ -231,6 +250,8 @@ mod tests {
         assert_eq!(parse_status_kb(s, "VmRSS"), Some(40960));
         assert_eq!(parse_status_kb(s, "VmHWM"), Some(51234));
         assert_eq!(parse_status_kb(s, "VmSwap"), None);
+        let rollup = "55d0-7ffe ---p 00000000 00:00 0 [rollup]\nRss:  4096 kB\nPss:  1500 kB\nPss_Anon: 900 kB\n";
+        assert_eq!(parse_status_kb(rollup, "Pss"), Some(1500));
     }
 
     #[test]

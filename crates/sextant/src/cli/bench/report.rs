@@ -51,7 +51,7 @@ pub fn round3(v: f64) -> f64 {
 
 #[derive(Debug, Serialize)]
 pub struct Settings {
-    pub dsn_url: String,
+    pub envelope_url: String,
     pub events: usize,
     pub duration_limit_s: Option<f64>,
     pub concurrency: usize,
@@ -147,7 +147,11 @@ impl Report {
     pub fn human(&self) -> String {
         let mut s = String::new();
         let r = self;
-        let _ = writeln!(s, "sextant bench: {} ({})", r.label, r.settings.dsn_url);
+        let _ = writeln!(
+            s,
+            "sextant bench: {} ({})",
+            r.label, r.settings.envelope_url
+        );
         let _ = writeln!(
             s,
             "  payload     {} bodies, avg {:.1} KiB on the wire{}, {} templates, built in {:.1} s",
@@ -233,11 +237,13 @@ impl Report {
             let p = &srv.probe;
             let _ = writeln!(
                 s,
-                "  server      pids {:?}: idle RSS {:.1} MiB, peak {:.1} MiB (sum of VmHWM {:.1} MiB), CPU {:.0} ms = {} ms/event",
+                "  server      pids {:?}: idle RSS {:.1} MiB, peak {:.1} MiB (sum of VmHWM {:.1} MiB; PSS idle {:.1}, peak {:.1} MiB), CPU {:.0} ms = {} ms/event",
                 p.pids,
                 mib(p.idle_rss_kib),
                 mib(p.peak_rss_kib),
                 mib(p.sum_hwm_kib),
+                mib(p.idle_pss_kib),
+                mib(p.peak_pss_kib),
                 p.cpu_ms,
                 srv.cpu_ms_per_accepted_event
                     .map_or("-".into(), |v| format!("{v:.3}"))
@@ -269,7 +275,10 @@ mod tests {
     #[test]
     fn latency_summary_sorts_its_input() {
         let l = Latency::of(vec![5.0, 1.0, 3.0, 2.0, 4.0]).unwrap();
-        assert_eq!((l.p50, l.p90, l.p99, l.max, l.mean), (3.0, 5.0, 5.0, 5.0, 3.0));
+        assert_eq!(
+            (l.p50, l.p90, l.p99, l.max, l.mean),
+            (3.0, 5.0, 5.0, 5.0, 3.0)
+        );
         assert_eq!(Latency::of(Vec::new()), None);
     }
 }

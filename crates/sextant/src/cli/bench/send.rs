@@ -117,7 +117,9 @@ pub fn run(
                         if answer.outcome.status != 200 {
                             let key = status_key(answer.outcome.status);
                             let mut samples = samples.lock().unwrap_or_else(|e| e.into_inner());
-                            samples.entry(key).or_insert_with(|| clip(&answer.detail, 300));
+                            samples
+                                .entry(key)
+                                .or_insert_with(|| clip(&answer.detail, 300));
                         }
                         outcomes.push(answer.outcome);
                         progress.inc(1);

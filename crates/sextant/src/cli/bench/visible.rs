@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::build;
 use super::count::Counter;
-use super::payload::{self, Rng, Template};
+use super::payload::{Rng, Template};
 use super::send::{self, Target};
 
 #[derive(Debug, Default, Serialize)]
@@ -46,7 +47,7 @@ pub fn measure(
     for i in 0..settings.samples {
         std::thread::sleep(settings.gap);
         let template = &templates[i % templates.len()];
-        let (event_id, body) = payload::body(template, rng, target.gzip);
+        let (event_id, body) = build::body(template, rng, target.gzip);
         let lookup = counter.event_visible(&event_id);
         let by_lookup = matches!(lookup, Ok(Some(_)));
         // For count-based sources, the baseline is taken right before sending.

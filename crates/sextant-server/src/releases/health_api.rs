@@ -1,0 +1,334 @@
+//! Release health endpoints: a release's page data (details, health over a period with
+//! a series against the previous release, adoption), the deploy gate on demand, the
+//! stored automatic verdicts, and the project's gate thresholds.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use sextant_storage::{HealthScope, Project, SessionBucket};
+
+use super::config::GateSettings;
+use super::gate::{self, Baseline, CheckRequest, GateError};
+use super::serialize::health_json;
+use crate::api::auth::Auth;
+use crate::api::error::{ApiError, ApiResult};
+use crate::api::pagination::Params;
+use crate::api::query::parse_stats_period;
+use crate::api::serialize::format_ms;
+use crate::api::support::{PathParams, now_ms, param, parse_body};
+use crate::state::AppState;
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+async fn project(state: &AppState, p: &PathParams) -> ApiResult<Project> {
+    Ok(state
+        .store
+        .get_project_by_slug(param(p, "org")?, param(p, "project")?)
+        .await?)
+}
+
+/// `statsPeriod` (default 24h) as `(from, to)`.
+fn period(params: &Params, now: i64) -> ApiResult<(i64, i64)> {
+    let len = match params.get("statsPeriod") {
+        Some(raw) => parse_stats_period(raw)
+            .map_err(ApiError::BadRequest)?
+            .unwrap_or(DAY_MS),
+        None => DAY_MS,
+    };
+    Ok((now - len, now + 60_000))
+}
+
+/// Crash-free sessions per interval.
+fn series(buckets: &[SessionBucket], from: i64, to: i64, interval: i64) -> Vec<Value> {
+    let mut slots: BTreeMap<i64, (i64, i64, i64)> = BTreeMap::new();
+    let start = from - from.rem_euclid(interval);
+    let mut t = start;
+    while t < to {
+        slots.insert(t, (0, 0, 0));
+        t += interval;
+    }
+    for b in buckets {
+        let slot = b.bucket - b.bucket.rem_euclid(interval);
+        let e = slots.entry(slot).or_default();
+        e.0 += b.total;
+        e.1 += b.crashed;
+        e.2 += b.errored;
+    }
+    slots
+        .into_iter()
+        .map(|(t, (total, crashed, errored))| {
+            json!({
+                "time": format_ms(t),
+                "sessions": total,
+                "crashed": crashed,
+                "errored": errored,
+                "crashFreeSessions": (total > 0).then(|| 100.0 * (1.0 - crashed as f64 / total as f64)),
+            })
+        })
+        .collect()
+}
+
+/// The release before `version`: deployed before it to `env`, else created before it.
+async fn previous_release(
+    state: &AppState,
+    project_id: i64,
+    version: &str,
+    env: Option<&str>,
+) -> ApiResult<Option<String>> {
+    if let Some(env) = env {
+        let deploys = state
+            .store
+            .list_deploys(project_id, None, Some(env))
+            .await?;
+        if let Some(pos) = deploys.iter().position(|d| d.version == version) {
+            return Ok(deploys[..pos]
+                .iter()
+                .rev()
+                .find(|d| d.version != version)
+                .map(|d| d.version.clone()));
+        }
+    }
+    let releases = state.store.list_releases(project_id).await?;
+    Ok(releases
+        .iter()
+        .position(|r| r.version == version)
+        .and_then(|i| releases.get(i + 1))
+        .map(|r| r.version.clone()))
+}
+
+/// `GET /projects/{org}/{project}/releases/{version}/health/?environment=&statsPeriod=`.
+pub async fn health(
+    _auth: Auth,
+    State(state): State<AppState>,
+    Path(p): Path<PathParams>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let project = project(&state, &p).await?;
+    let version = param(&p, "version")?;
+    state.store.get_release(project.id, version).await?;
+    let params = Params::parse(q.as_deref());
+    let env = params.get("environment").map(str::to_string);
+    let (from, to) = period(&params, now_ms())?;
+    let scope = |release: Option<&str>| HealthScope {
+        project_id: project.id,
+        release: release.map(str::to_string),
+        environment: env.clone(),
+        from,
+        to,
+    };
+    let totals = state.store.session_totals(&scope(Some(version))).await?;
+    let all = state.store.session_totals(&scope(None)).await?;
+    let events = state.store.event_counts(&scope(Some(version))).await?;
+    let interval = if to - from <= 2 * DAY_MS {
+        HOUR_MS
+    } else {
+        DAY_MS
+    };
+    let buckets = state.store.session_buckets(&scope(Some(version))).await?;
+    let previous = previous_release(&state, project.id, version, env.as_deref()).await?;
+    let previous_series = match &previous {
+        Some(prev) => {
+            let b = state.store.session_buckets(&scope(Some(prev))).await?;
+            Some(series(&b, from, to, interval))
+        }
+        None => None,
+    };
+    let mut body = health_json(&totals);
+    body["release"] = json!(version);
+    body["environment"] = json!(env);
+    body["start"] = json!(format_ms(from));
+    body["end"] = json!(format_ms(to));
+    body["adoption"] =
+        json!((all.total > 0).then(|| 100.0 * totals.total as f64 / all.total as f64));
+    body["events"] = json!(events.events);
+    body["unhandledEvents"] = json!(events.unhandled_events);
+    body["eventsPerSession"] =
+        json!((totals.total > 0).then(|| events.events as f64 / totals.total as f64));
+    body["newIssues"] = json!(
+        events
+            .new_issues
+            .iter()
+            .map(|(id, n, users)| json!({ "id": id.to_string(), "events": n, "users": users }))
+            .collect::<Vec<_>>()
+    );
+    body["series"] = json!(series(&buckets, from, to, interval));
+    body["previousRelease"] = json!(previous);
+    body["previousSeries"] = json!(previous_series);
+    Ok(Json(body))
+}
+
+/// `GET /projects/{org}/{project}/releases/{version}/health-check/?environment=&baseline=&window=`:
+/// the deploy gate. `window` is in seconds or with a unit (`30m`, `2h`).
+pub async fn health_check(
+    _auth: Auth,
+    State(state): State<AppState>,
+    Path(p): Path<PathParams>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let project = project(&state, &p).await?;
+    let params = Params::parse(q.as_deref());
+    let window_ms = match params.get("window") {
+        None | Some("") => i64::try_from(state.config.releases.window_secs).unwrap_or(1800) * 1000,
+        Some(raw) => parse_window(raw).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "invalid window {raw:?}: expected e.g. 1800, 30m or 2h"
+            ))
+        })?,
+    };
+    let req = CheckRequest {
+        release: param(&p, "version")?.to_string(),
+        environment: params.get("environment").unwrap_or("").to_string(),
+        baseline: Baseline::parse(params.get("baseline")),
+        window_ms,
+        now: now_ms(),
+    };
+    let settings = gate::settings(state.store.as_ref(), project.id).await?;
+    match gate::check(state.store.as_ref(), &project, &req, &settings).await {
+        Ok(report) => Ok(Json(report)),
+        Err(GateError::UnknownRelease(_)) => Err(ApiError::NotFound),
+        Err(GateError::UnknownBaseline(v)) => Err(ApiError::bad_request(format!(
+            "unknown baseline release {v:?}"
+        ))),
+        Err(GateError::Store(e)) => Err(e.into()),
+    }
+}
+
+/// `30m`, `2h`, `1d`, `90s` or plain seconds, in milliseconds.
+pub fn parse_window(raw: &str) -> Option<i64> {
+    let raw = raw.trim();
+    let (num, unit) = match raw.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => raw.split_at(i),
+        None => (raw, "s"),
+    };
+    let n: i64 = num.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return None,
+    };
+    (secs > 0).then_some(secs * 1000)
+}
+
+/// `GET /projects/{org}/{project}/releases/{version}/`: the release page's data.
+pub async fn details(
+    _auth: Auth,
+    State(state): State<AppState>,
+    Path(p): Path<PathParams>,
+) -> ApiResult<Json<Value>> {
+    let project = project(&state, &p).await?;
+    let version = param(&p, "version")?;
+    let release = state.store.get_release(project.id, version).await?;
+    let mut body = super::api::view(&state, &release, std::slice::from_ref(&project)).await?;
+    let deploys = state
+        .store
+        .list_deploys(project.id, Some(version), None)
+        .await?;
+    let mut by_env: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for d in &deploys {
+        by_env
+            .entry(d.environment.clone())
+            .or_default()
+            .push(super::serialize::deploy_json(d));
+    }
+    let commits = state
+        .store
+        .list_release_commits(project.id, version)
+        .await?;
+    let now = now_ms();
+    let totals = state
+        .store
+        .session_totals(&HealthScope {
+            project_id: project.id,
+            release: Some(version.to_string()),
+            environment: None,
+            from: now - 90 * DAY_MS,
+            to: now + 60_000,
+        })
+        .await?;
+    body["deploysByEnvironment"] = json!(by_env);
+    body["commits"] = json!(
+        commits
+            .iter()
+            .map(super::serialize::commit_json)
+            .collect::<Vec<_>>()
+    );
+    body["healthData"] = health_json(&totals);
+    body["gateChecks"] = checks_json(&state, project.id, version).await?;
+    Ok(Json(body))
+}
+
+async fn checks_json(state: &AppState, project_id: i64, version: &str) -> ApiResult<Value> {
+    let checks = state.store.list_checks(project_id, version).await?;
+    Ok(json!(
+        checks
+            .iter()
+            .map(|c| json!({
+                "id": c.id.to_string(),
+                "environment": c.environment,
+                "deployId": c.deploy_id.map(|d| d.to_string()),
+                "dueAt": format_ms(c.due_at),
+                "ranAt": c.run_at.map(format_ms),
+                "verdict": c.verdict,
+                "report": c.report.as_deref().and_then(|r| serde_json::from_str::<Value>(r).ok()),
+            }))
+            .collect::<Vec<_>>()
+    ))
+}
+
+/// `GET /projects/{org}/{project}/releases/{version}/checks/`: automatic verdicts.
+pub async fn checks(
+    _auth: Auth,
+    State(state): State<AppState>,
+    Path(p): Path<PathParams>,
+) -> ApiResult<Json<Value>> {
+    let project = project(&state, &p).await?;
+    let version = param(&p, "version")?;
+    state.store.get_release(project.id, version).await?;
+    Ok(Json(checks_json(&state, project.id, version).await?))
+}
+
+/// `DELETE /projects/{org}/{project}/releases/{version}/`.
+pub async fn delete(
+    _auth: Auth,
+    State(state): State<AppState>,
+    Path(p): Path<PathParams>,
+) -> ApiResult<StatusCode> {
+    let project = project(&state, &p).await?;
+    state
+        .store
+        .delete_release(project.id, param(&p, "version")?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /projects/{org}/{project}/release-gate/`: thresholds in effect.
+pub async fn get_settings(
+    _auth: Auth,
+    State(state): State<AppState>,
+    Path(p): Path<PathParams>,
+) -> ApiResult<Json<Value>> {
+    let project = project(&state, &p).await?;
+    let s = gate::settings(state.store.as_ref(), project.id).await?;
+    Ok(Json(json!(s)))
+}
+
+/// `PUT /projects/{org}/{project}/release-gate/`: fields left out keep their defaults.
+pub async fn put_settings(
+    _auth: Auth,
+    State(state): State<AppState>,
+    Path(p): Path<PathParams>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let project = project(&state, &p).await?;
+    let s: GateSettings = parse_body(&body)?;
+    let text = serde_json::to_string(&s).map_err(|e| ApiError::Internal(e.to_string()))?;
+    state.store.set_gate_settings(project.id, &text).await?;
+    Ok(Json(json!(s)))
+}

@@ -1,0 +1,145 @@
+//! The account page: password change and personal API tokens (created, listed, revoked;
+//! a new token is shown once).
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use sextant_storage::TokenScope;
+
+use super::error::{UiError, UiResult};
+use super::format::ago;
+use super::pages::{Nav, render, sign_in};
+use super::viewer::Viewer;
+use crate::accounts::password::{check_strength, hash_password, verify_password};
+use crate::api::auth::{generate_token, hash_token};
+use crate::ingest::now_millis as now_ms;
+use crate::state::AppState;
+
+pub struct TokenRow {
+    pub id: i64,
+    pub label: String,
+    pub scope: String,
+    pub created: String,
+    pub revoked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    nav: Option<Nav>,
+    title: String,
+    email: String,
+    csrf: String,
+    tokens: Vec<TokenRow>,
+    new_token: String,
+    message: String,
+    error: String,
+}
+
+async fn account_page(
+    state: &AppState,
+    viewer: &Viewer,
+    new_token: String,
+    message: &str,
+    error: &str,
+) -> UiResult<Response> {
+    let now = now_ms();
+    let tokens = state
+        .store
+        .list_user_tokens(viewer.user.id)
+        .await?
+        .into_iter()
+        .map(|t| TokenRow {
+            id: t.id,
+            label: t.label,
+            scope: t.scope.as_str().into(),
+            created: ago(t.created_at, now),
+            revoked: t.revoked,
+        })
+        .collect();
+    render(&AccountPage {
+        nav: Some(Nav::build(state, viewer, None).await?),
+        title: "Account".into(),
+        email: viewer.user.email.clone(),
+        csrf: viewer.session.csrf_token.clone(),
+        tokens,
+        new_token,
+        message: message.into(),
+        error: error.into(),
+    })
+}
+
+pub async fn account(viewer: Viewer, State(state): State<AppState>) -> UiResult<Response> {
+    account_page(&state, &viewer, String::new(), "", "").await
+}
+
+/// Changes the password and signs out every session, this one included, then signs
+/// this browser in again.
+pub async fn change_password(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    body: Bytes,
+) -> UiResult<Response> {
+    let form = viewer.form(&body)?;
+    if !verify_password(
+        form.get("current").unwrap_or(""),
+        &viewer.user.password_hash,
+    ) {
+        return account_page(
+            &state,
+            &viewer,
+            String::new(),
+            "",
+            "The current password is wrong.",
+        )
+        .await;
+    }
+    let new = form.get("new").unwrap_or("");
+    if let Err(e) = check_strength(new) {
+        return account_page(&state, &viewer, String::new(), "", &e.to_string()).await;
+    }
+    let hash = hash_password(new).map_err(|e| UiError::Internal(e.to_string()))?;
+    state.store.set_password(viewer.user.id, &hash).await?;
+    state.store.delete_user_sessions(viewer.user.id).await?;
+    sign_in(&state, &viewer.user, "/account").await
+}
+
+/// Creates a personal token and shows it once.
+pub async fn create_token(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    body: Bytes,
+) -> UiResult<Response> {
+    let form = viewer.form(&body)?;
+    let scope = TokenScope::parse(form.text("scope"))
+        .ok_or_else(|| UiError::BadRequest("scope must be read, write or admin".into()))?;
+    let label = match form.text("label") {
+        "" => "personal token",
+        l => l,
+    };
+    let token = generate_token();
+    state
+        .store
+        .create_user_token(viewer.user.id, &hash_token(&token), scope, label)
+        .await?;
+    account_page(
+        &state,
+        &viewer,
+        token,
+        "Token created. Copy it now: it is not shown again.",
+        "",
+    )
+    .await
+}
+
+pub async fn revoke_token(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> UiResult<Response> {
+    viewer.form(&body)?;
+    state.store.revoke_user_token(viewer.user.id, id).await?;
+    Ok(Redirect::to("/account").into_response())
+}
