@@ -107,7 +107,7 @@ async fn accept(
         received_at: now_millis(),
         client_ip: Some(client_ip(state, headers, peer)),
         user_agent: user_agent(headers),
-        body: body.to_vec(),
+        body: crate::pipeline::codec::pack_inbox(&body),
     };
     state.pipeline.submit(entry).await?;
     Ok(event_id)

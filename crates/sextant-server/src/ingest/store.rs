@@ -101,7 +101,7 @@ async fn accept(
         received_at: now_millis(),
         client_ip: Some(client_ip(state, headers, peer)),
         user_agent: user_agent(headers),
-        body: envelope,
+        body: crate::pipeline::codec::pack_inbox(&envelope),
     };
     state.pipeline.submit(entry).await?;
     Ok(Some(event_id))

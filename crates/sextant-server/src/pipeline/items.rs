@@ -15,8 +15,6 @@ use sextant_storage::{Batch, InboxRow, NewAttachment, NewEvent, NewRawItem, Outc
 use crate::metrics::Metrics;
 
 const HOUR_MS: i64 = 3_600_000;
-/// zstd level for stored payloads: fast, and a 23 KiB event still packs to ~3 KiB.
-const ZSTD_LEVEL: i32 = 3;
 
 /// What the metrics should learn once the batch is committed.
 #[derive(Default)]
@@ -88,7 +86,14 @@ pub fn process_rows(rows: &[InboxRow]) -> (Batch, Notes) {
     let mut notes = Notes::default();
     for row in rows {
         notes.received_at.push(row.entry.received_at);
-        let envelope = match parse_envelope(&row.entry.body) {
+        let body = match super::codec::unpack_inbox(&row.entry.body) {
+            Ok(body) => body,
+            Err(err) => {
+                tracing::warn!(error = %err, "stored inbox body does not decompress");
+                std::borrow::Cow::Borrowed(&row.entry.body[..0])
+            }
+        };
+        let envelope = match parse_envelope(&body) {
             Ok(envelope) => envelope,
             Err(err) => {
                 // Ingest framed this body before accepting it, so this means a format
@@ -164,7 +169,7 @@ fn process_item(ctx: &mut Row<'_>, item: &Item) {
 }
 
 fn compress(data: &[u8]) -> Vec<u8> {
-    zstd::encode_all(data, ZSTD_LEVEL).expect("zstd encoding into memory cannot fail")
+    super::codec::compress_payload(data)
 }
 
 fn keep_raw(ctx: &mut Row<'_>, item: &Item) {

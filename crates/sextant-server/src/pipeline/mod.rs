@@ -3,6 +3,7 @@
 //! Ingest hands each accepted request to the writer and waits for its commit; the
 //! processor then turns inbox rows into events, issues and raw items.
 
+pub mod codec;
 mod items;
 pub mod notice;
 mod processor;
