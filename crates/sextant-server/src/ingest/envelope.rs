@@ -10,10 +10,9 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Deserialize;
 use sextant_protocol::envelope::{Envelope, ItemType, parse_envelope};
-use sextant_storage::{InboxEntry, InboxKind};
 
 use super::error::IngestError;
-use super::{admit, auth, client_ip, content_encoding, now_millis, read_body, user_agent};
+use super::{admit, auth, content_encoding, enqueue, read_body};
 use crate::config::Limits;
 use crate::state::AppState;
 
@@ -99,17 +98,10 @@ async fn accept(
         (Some(_), None) => {}
     }
 
+    super::origin::check(state, project_id, headers).await?;
     check_items(&envelope, limits)?;
     let (event_id, body) = ensure_event_id(&envelope, decoded)?;
-    let entry = InboxEntry {
-        project_id,
-        kind: InboxKind::Envelope,
-        received_at: now_millis(),
-        client_ip: Some(client_ip(state, headers, peer)),
-        user_agent: user_agent(headers),
-        body: crate::pipeline::codec::pack_inbox(&body),
-    };
-    state.pipeline.submit(entry).await?;
+    enqueue(state, project_id, headers, peer, &body).await?;
     Ok(event_id)
 }
 

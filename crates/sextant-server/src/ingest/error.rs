@@ -19,6 +19,8 @@ pub enum IngestError {
     RevokedKey,
     #[error("DSN key does not belong to project {0}")]
     WrongProject(String),
+    #[error("origin {0:?} is not allowed to send to this project")]
+    OriginNotAllowed(String),
     #[error("invalid project id in path: {0:?}")]
     BadProjectId(String),
     #[error("unsupported sentry_version {0}")]
@@ -72,7 +74,7 @@ impl IngestError {
             MissingAuth | MultipleAuth | BadAuth(_) | UnknownKey | RevokedKey => {
                 StatusCode::UNAUTHORIZED
             }
-            WrongProject(_) => StatusCode::FORBIDDEN,
+            WrongProject(_) | OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             BadProjectId(_)
             | UnsupportedVersion(_)
             | HeaderMismatch
@@ -101,6 +103,7 @@ impl IngestError {
                 "auth"
             }
             WrongProject(_) | BadProjectId(_) => "project_id",
+            OriginNotAllowed(_) => "origin",
             UnsupportedVersion(_) => "sentry_version",
             EmptyBody => "empty_body",
             UnknownEncoding(_) | Decompression { .. } => "decompression",

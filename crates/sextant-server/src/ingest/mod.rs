@@ -8,6 +8,7 @@ pub mod auth;
 pub mod decode;
 mod envelope;
 pub mod error;
+mod origin;
 pub mod ratelimit;
 mod store;
 
@@ -144,6 +145,25 @@ pub(crate) async fn admit(
         .check(&key.public_key, limit, now_secs)
         .map_err(|retry_after| IngestError::RateLimited { retry_after })?;
     Ok(key)
+}
+
+/// The durable step: packs the envelope into the inbox and waits for its commit.
+pub(crate) async fn enqueue(
+    state: &AppState,
+    project_id: i64,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    envelope: &[u8],
+) -> Result<(), IngestError> {
+    let entry = sextant_storage::InboxEntry {
+        project_id,
+        kind: sextant_storage::InboxKind::Envelope,
+        received_at: now_millis(),
+        client_ip: Some(client_ip(state, headers, peer)),
+        user_agent: user_agent(headers),
+        body: crate::pipeline::codec::pack_inbox(envelope),
+    };
+    state.pipeline.submit(entry).await
 }
 
 /// Reads and decodes a request body under both size limits. Large decodes run on a

@@ -11,11 +11,10 @@ use axum::http::{HeaderMap, Uri, header};
 use axum::response::Response;
 use serde::Deserialize;
 use sextant_protocol::store_body::{StoreBodyError, decode_store_body};
-use sextant_storage::{InboxEntry, InboxKind};
 
 use super::envelope::{normalize_event_id, respond};
 use super::error::IngestError;
-use super::{admit, auth, client_ip, content_encoding, now_millis, read_body, user_agent};
+use super::{admit, auth, content_encoding, enqueue, read_body};
 use crate::state::AppState;
 
 pub async fn handle(
@@ -63,6 +62,7 @@ async fn accept(
     let project_id = auth::parse_project_id(raw_project_id)?;
     let auth = auth::request_auth(headers, query)?.ok_or(IngestError::MissingAuth)?;
     admit(state, &auth, project_id).await?;
+    super::origin::check(state, project_id, headers).await?;
     let max = state.config.limits.max_event_bytes;
     let encoding = content_encoding(headers);
     let decoded = read_body(state, encoding.as_deref(), body, max).await?;
@@ -95,14 +95,6 @@ async fn accept(
     envelope.extend_from_slice(&json);
     envelope.push(b'\n');
 
-    let entry = InboxEntry {
-        project_id,
-        kind: InboxKind::Envelope,
-        received_at: now_millis(),
-        client_ip: Some(client_ip(state, headers, peer)),
-        user_agent: user_agent(headers),
-        body: crate::pipeline::codec::pack_inbox(&envelope),
-    };
-    state.pipeline.submit(entry).await?;
+    enqueue(state, project_id, headers, peer, &envelope).await?;
     Ok(Some(event_id))
 }

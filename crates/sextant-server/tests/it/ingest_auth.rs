@@ -206,3 +206,36 @@ fn envelope_dsn_that_contradicts_the_request_auth_is_rejected() {
     assert_rejected(&r, r.status);
     assert_nothing_stored_and_still_serving(&app);
 }
+
+/// A project with allowed origins refuses browser requests from other origins with 403;
+/// requests without an Origin (server SDKs) are not affected.
+#[test]
+fn origins_outside_the_allowed_list_are_403() {
+    let app = TestApp::spawn();
+    let allowed = vec![
+        "https://shop.example".to_string(),
+        "*.cdn.example".to_string(),
+    ];
+    app.block_on(app.store().set_allowed_origins(app.project_id, &allowed))
+        .expect("set allowed origins");
+
+    let (_, body) = one_event();
+    let refused = app.send_envelope(body, &[("Origin", "https://evil.example")]);
+    let detail = assert_rejected(&refused, 403);
+    assert!(detail.contains("evil.example"), "{detail}");
+
+    for origin in ["https://shop.example", "https://eu.cdn.example"] {
+        let (_, body) = one_event();
+        let r = app.send_envelope(body, &[("Origin", origin)]);
+        assert_eq!(r.status, 200, "{origin}: {}", r.text());
+    }
+    let (_, body) = one_event();
+    let referer = app.send_envelope(body, &[("Referer", "https://evil.example/checkout")]);
+    assert_rejected(&referer, 403);
+    let (_, body) = one_event();
+    assert_eq!(
+        app.send_envelope(body, &[]).status,
+        200,
+        "no Origin: server SDKs pass"
+    );
+}
