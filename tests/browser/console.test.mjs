@@ -83,6 +83,28 @@ async function sendEnvelope(dsn, event) {
   return eventId;
 }
 
+/** Posts finished sessions of `release`, `crashed` of them crashed. */
+async function sendSessions(dsn, release, total, crashed) {
+  const u = new URL(dsn);
+  const projectId = u.pathname.replace(/\//g, "");
+  const started = new Date(Date.now() - 60000).toISOString();
+  const lines = [JSON.stringify({ sent_at: new Date().toISOString() })];
+  for (let i = 0; i < total; i++) {
+    lines.push(JSON.stringify({ type: "session" }));
+    lines.push(JSON.stringify({
+      sid: randomUUID(), did: `user-${i}`, init: true, started, timestamp: new Date().toISOString(),
+      status: i < crashed ? "crashed" : "exited", errors: i < crashed ? 1 : 0,
+      attrs: { release, environment: "production" },
+    }));
+  }
+  const r = await fetch(`${u.protocol}//${u.host}/api/${projectId}/envelope/`, {
+    method: "POST",
+    headers: { "X-Sentry-Auth": `Sentry sentry_key=${u.username}, sentry_version=7, sentry_client=test/1.0` },
+    body: lines.join("\n"),
+  });
+  assert.equal(r.status, 200, await r.text());
+}
+
 async function shot(page, name) {
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: false });
 }
@@ -234,6 +256,29 @@ describe("Sextant console", () => {
     const frameText = await page.locator("details.frame").first().textContent();
     assert.ok(frameText.includes(`fn${payload}`) || frameText.includes("<img src=x onerror"), frameText);
     assert.ok((await page.textContent("#event-tags")).includes(`value ${payload}`));
+    assert.deepEqual(pageErrors, [], "no script errors");
+  });
+
+  test("the release pages show crash-free rates from sessions", async () => {
+    await sendSessions(dsn, "web@2.0", 4, 1);
+    await page.goto(base + "/orgs/default/default/");
+    await page.click("#releases-link");
+    await page.waitForURL(/\/releases\/$/);
+    // Sessions are processed asynchronously: reload until the row shows them.
+    const row = page.locator("tr.release-row[data-version='web@2.0']");
+    const deadline = Date.now() + WAIT;
+    while ((await row.locator(".sessions").textContent().catch(() => "")) !== "4") {
+      assert.ok(Date.now() < deadline, "sessions never showed up in the releases list");
+      await page.waitForTimeout(200);
+      await page.reload();
+    }
+    assert.equal(await row.locator(".crash-free-sessions").textContent(), "75%");
+    await shot(page, "08-releases");
+    await row.locator("a.title").click();
+    await page.waitForURL(/\/releases\/web@2\.0\/$/);
+    assert.equal(await page.textContent("#crash-free-sessions"), "75%");
+    assert.equal(await page.locator("#health-chart svg.chart").count(), 1);
+    await shot(page, "09-release");
     assert.deepEqual(pageErrors, [], "no script errors");
   });
 

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::Result;
-use crate::model::Millis;
+use crate::model::{Issue, Millis};
 
 /// Bits of a distinct user's state within one hour bucket.
 pub mod user_bits {
@@ -237,4 +237,16 @@ pub trait ReleaseStore: Send + Sync + 'static {
     ) -> Result<()>;
     /// A release's checks, newest due first.
     async fn list_checks(&self, project_id: i64, version: &str) -> Result<Vec<CheckRecord>>;
+
+    /// Issues first seen in the release (`regressed` false) or that regressed in it
+    /// (`regressed` true), newest first, at most `limit`.
+    async fn list_release_issues(
+        &self,
+        project_id: i64,
+        version: &str,
+        regressed: bool,
+        limit: u32,
+    ) -> Result<Vec<Issue>>;
+    /// (release, issues first seen in it) for each release of the project with any.
+    async fn count_new_issues_by_release(&self, project_id: i64) -> Result<Vec<(String, i64)>>;
 }

@@ -73,24 +73,23 @@ fn series(buckets: &[SessionBucket], from: i64, to: i64, interval: i64) -> Vec<V
         .collect()
 }
 
-/// The release before `version`: deployed before it to `env`, else created before it.
-async fn previous_release(
+/// The release before `version`: the one deployed before it to `env`, else the one
+/// created before it. The API's health series and the console's release page share it.
+pub(crate) async fn previous_release(
     state: &AppState,
     project_id: i64,
     version: &str,
     env: Option<&str>,
-) -> ApiResult<Option<String>> {
+) -> Result<Option<String>, sextant_storage::StoreError> {
     if let Some(env) = env {
         let deploys = state
             .store
             .list_deploys(project_id, None, Some(env))
             .await?;
-        if let Some(pos) = deploys.iter().position(|d| d.version == version) {
-            return Ok(deploys[..pos]
-                .iter()
-                .rev()
-                .find(|d| d.version != version)
-                .map(|d| d.version.clone()));
+        if let Some(pos) = deploys.iter().position(|d| d.version == version)
+            && let Some(d) = deploys[..pos].iter().rev().find(|d| d.version != version)
+        {
+            return Ok(Some(d.version.clone()));
         }
     }
     let releases = state.store.list_releases(project_id).await?;

@@ -50,32 +50,82 @@ pub fn series(
     out
 }
 
-/// A bar chart as inline SVG. Only numbers and fixed class names go into it.
-pub fn bars_svg(values: &[i64], width: u32, height: u32, class: &str) -> String {
-    let max = values.iter().copied().max().unwrap_or(0).max(1) as f64;
-    let n = values.len().max(1) as f64;
-    let slot = f64::from(width) / n;
-    let bar = (slot - 1.0).max(1.0);
-    let mut svg = format!(
-        "<svg class=\"{class}\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" \
-         role=\"img\" aria-label=\"events over time\">"
-    );
-    for (i, v) in values.iter().enumerate() {
-        let h = if *v == 0 {
-            1.0
-        } else {
-            (*v as f64 / max * f64::from(height - 1)).max(2.0)
-        };
-        let x = i as f64 * slot;
-        let y = f64::from(height) - h;
-        let cls = if *v == 0 { "zero" } else { "bar" };
-        let _ = write!(
-            svg,
-            "<rect class=\"{cls}\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bar:.1}\" height=\"{h:.1}\"><title>{v}</title></rect>"
+/// One series of a bar chart: the class of its bars and a value per slot (`None`: no
+/// data, drawn like a zero but titled apart).
+pub struct Series<'a> {
+    pub class: &'a str,
+    pub values: Vec<Option<i64>>,
+}
+
+/// The frame of a bar chart. Only numbers and fixed class names and labels go into it,
+/// never user data, which is why the result may be embedded unescaped.
+pub struct Chart<'a> {
+    pub width: u32,
+    pub height: u32,
+    pub class: &'a str,
+    pub aria: &'a str,
+    /// The value of a full-height bar; the largest value when `None`.
+    pub max: Option<i64>,
+}
+
+impl Chart<'_> {
+    /// Inline SVG with, in each slot, one bar per series side by side; `label` formats a
+    /// value for its tooltip.
+    pub fn svg(&self, series: &[Series<'_>], label: &dyn Fn(i64) -> String) -> String {
+        let (width, height) = (self.width, self.height);
+        let largest = series
+            .iter()
+            .flat_map(|s| s.values.iter().flatten().copied())
+            .max()
+            .unwrap_or(0);
+        let max = self.max.unwrap_or(largest).max(1) as f64;
+        let slots = series.iter().map(|s| s.values.len()).max().unwrap_or(0);
+        let slot = f64::from(width) / slots.max(1) as f64;
+        let bar = ((slot - 1.0) / series.len().max(1) as f64).max(1.0);
+        let mut svg = format!(
+            "<svg class=\"{}\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" \
+             role=\"img\" aria-label=\"{}\">",
+            self.class, self.aria
         );
+        for i in 0..slots {
+            for (k, s) in series.iter().enumerate() {
+                let v = s.values.get(i).copied().flatten();
+                let h = match v {
+                    Some(v) if v > 0 => (v as f64 / max * f64::from(height - 1)).max(2.0),
+                    _ => 1.0,
+                };
+                let x = i as f64 * slot + k as f64 * bar;
+                let y = f64::from(height) - h;
+                let (cls, title) = match v {
+                    Some(0) => ("zero", label(0)),
+                    Some(v) => (s.class, label(v)),
+                    None => ("zero", "no data".to_string()),
+                };
+                let _ = write!(
+                    svg,
+                    "<rect class=\"{cls}\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bar:.1}\" height=\"{h:.1}\"><title>{title}</title></rect>"
+                );
+            }
+        }
+        svg.push_str("</svg>");
+        svg
     }
-    svg.push_str("</svg>");
-    svg
+}
+
+/// A bar chart of counts as inline SVG.
+pub fn bars_svg(values: &[i64], width: u32, height: u32, class: &str) -> String {
+    let chart = Chart {
+        width,
+        height,
+        class,
+        aria: "events over time",
+        max: None,
+    };
+    let series = Series {
+        class: "bar",
+        values: values.iter().copied().map(Some).collect(),
+    };
+    chart.svg(&[series], &|v| v.to_string())
 }
 
 /// A horizontal share bar (0-100 %) as inline SVG.

@@ -123,6 +123,7 @@ struct IssuesPage {
     title: String,
     project_name: String,
     settings_url: String,
+    releases_url: String,
     list_html: String,
     q: ListQuery,
     bulk_url: String,
@@ -268,6 +269,7 @@ pub async fn list(
         title: format!("Issues · {}", project.name),
         project_name: project.name.clone(),
         settings_url: format!("/orgs/{}/{}/settings", project.org_slug, project.slug),
+        releases_url: format!("/orgs/{}/{}/releases/", project.org_slug, project.slug),
         list_html: list.render()?,
         bulk_url: format!("/orgs/{}/{}/bulk", project.org_slug, project.slug),
         back: uri

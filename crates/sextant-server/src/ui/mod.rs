@@ -15,6 +15,8 @@ mod issue;
 mod issues;
 mod live;
 mod pages;
+mod release_rows;
+mod releases;
 mod settings;
 mod snippets;
 mod viewer;
@@ -67,6 +69,11 @@ pub fn router() -> Router<AppState> {
         .route(
             &format!("{project}/events/{{event_id}}/attachments/{{attachment_id}}"),
             get(issue::attachment),
+        )
+        .route(&format!("{project}/releases/"), get(releases::list))
+        .route(
+            &format!("{project}/releases/{{version}}/"),
+            get(releases::detail),
         )
         .route(&format!("{project}/settings"), get(settings::project))
         .route(&format!("{project}/keys"), post(settings::key_action))

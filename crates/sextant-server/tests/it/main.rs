@@ -21,3 +21,4 @@ mod sdk_python;
 mod sdk_raven;
 mod sdk_rust;
 mod sdk_sessions;
+mod ui_releases;

@@ -5,8 +5,9 @@ use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::{Acquire, Row};
 
+use super::rows::{ISSUE_COLUMNS, issue};
 use super::{SqlStore, now_ms};
-use crate::model::Millis;
+use crate::model::{Issue, Millis};
 use crate::releases::*;
 use crate::{Result, StoreError};
 
@@ -401,5 +402,48 @@ impl ReleaseStore for SqlStore {
         .fetch_all(&self.reader)
         .await?;
         rows.iter().map(check).collect()
+    }
+
+    async fn list_release_issues(
+        &self,
+        project_id: i64,
+        version: &str,
+        regressed: bool,
+        limit: u32,
+    ) -> Result<Vec<Issue>> {
+        // The column is chosen from two constants, never from input.
+        let column = if regressed {
+            "regressed_in_release"
+        } else {
+            "first_release"
+        };
+        let order = if regressed {
+            "regressed_at"
+        } else {
+            "first_seen"
+        };
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ISSUE_COLUMNS} FROM issues WHERE project_id = $1 AND {column} = $2 \
+             ORDER BY {order} DESC, id DESC LIMIT $3"
+        )))
+        .bind(project_id)
+        .bind(version)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(issue).collect()
+    }
+
+    async fn count_new_issues_by_release(&self, project_id: i64) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT first_release, COUNT(*) AS n FROM issues \
+             WHERE project_id = $1 AND first_release IS NOT NULL GROUP BY first_release",
+        )
+        .bind(project_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("first_release")?, r.try_get("n")?)))
+            .collect()
     }
 }

@@ -1,0 +1,262 @@
+//! The release pages of a project: the list (health, adoption, deploys, new issues and the
+//! latest gate verdict of each release) and one release in full (crash-free rates over
+//! time against the previous release, deploys per environment, commits, new and regressed
+//! issues, the automatic gate verdicts). Everything is read through `ReleaseStore`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use sextant_storage::SessionTotals;
+
+use super::error::UiResult;
+use super::format::{Chart, DAY_MS, HOUR_MS, Series, ago, count};
+use super::pages::{Nav, render};
+use super::release_rows::{
+    CheckRow, CommitRow, DeployRow, EnvDeploys, IssueRow, ReleaseRow, check_row, commit_row,
+    crash_free, crash_free_slots, deploy_row, issue_rows, percent, release_url, releases_url,
+    scope, share,
+};
+use super::viewer::Viewer;
+use crate::api::serialize::format_ms;
+use crate::ingest::now_millis as now_ms;
+use crate::state::AppState;
+
+/// Health totals cover what the rollups keep by default, as the release details API does.
+const HEALTH_WINDOW_MS: i64 = 90 * DAY_MS;
+/// Adoption is a "right now" figure: the share of the last day's sessions.
+const ADOPTION_WINDOW_MS: i64 = DAY_MS;
+/// Each listed release costs a handful of queries, so the list shows the newest ones only.
+const LIST_LIMIT: usize = 100;
+/// Issues and checks shown per section of a release page.
+const SECTION_LIMIT: u32 = 50;
+const CHECKS_SHOWN: usize = 10;
+
+#[derive(Template)]
+#[template(path = "releases.html")]
+struct ListPage {
+    nav: Option<Nav>,
+    title: String,
+    project_name: String,
+    issues_url: String,
+    releases: Vec<ReleaseRow>,
+    truncated: bool,
+}
+
+#[derive(Template)]
+#[template(path = "release.html")]
+struct ReleasePage {
+    nav: Option<Nav>,
+    title: String,
+    version: String,
+    list_url: String,
+    created: String,
+    created_at: String,
+    released_at: String,
+    sessions: String,
+    users: String,
+    crash_free_sessions: String,
+    crash_free_users: String,
+    adoption: String,
+    previous: String,
+    previous_url: String,
+    previous_crash_free_sessions: String,
+    previous_crash_free_users: String,
+    chart: String,
+    chart_caption: String,
+    environments: Vec<EnvDeploys>,
+    commits: Vec<CommitRow>,
+    new_issues: Vec<IssueRow>,
+    regressed_issues: Vec<IssueRow>,
+    checks: Vec<CheckRow>,
+}
+
+pub async fn list(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path((org, slug)): Path<(String, String)>,
+) -> UiResult<Response> {
+    let project = viewer.project(&state, &org, &slug).await?;
+    let store = &state.store;
+    let now = now_ms();
+    let to = now + 60_000;
+    let mut releases = store.list_releases(project.id).await?;
+    let truncated = releases.len() > LIST_LIMIT;
+    releases.truncate(LIST_LIMIT);
+    let all_recent = store
+        .session_totals(&scope(project.id, None, now - ADOPTION_WINDOW_MS, to))
+        .await?;
+    let new_issues: HashMap<String, i64> = store
+        .count_new_issues_by_release(project.id)
+        .await?
+        .into_iter()
+        .collect();
+    let mut rows = Vec::with_capacity(releases.len());
+    for r in &releases {
+        let v = Some(r.version.as_str());
+        let totals = store
+            .session_totals(&scope(project.id, v, now - HEALTH_WINDOW_MS, to))
+            .await?;
+        let recent = store
+            .session_totals(&scope(project.id, v, now - ADOPTION_WINDOW_MS, to))
+            .await?;
+        let deploys = store
+            .list_deploys(project.id, Some(&r.version), None)
+            .await?;
+        let checks = store.list_checks(project.id, &r.version).await?;
+        rows.push(ReleaseRow {
+            version: r.version.clone(),
+            url: release_url(&project, &r.version),
+            first_seen: ago(r.date_created, now),
+            first_seen_at: format_ms(r.date_created),
+            // Newest deploy first, like the releases themselves.
+            deploys: deploys.iter().rev().map(|d| deploy_row(d, now)).collect(),
+            crash_free_sessions: percent(crash_free(totals.crashed, totals.total)),
+            crash_free_users: percent(crash_free(totals.crashed_users, totals.users)),
+            adoption: percent(share(recent.total, all_recent.total)),
+            sessions: count(totals.total),
+            new_issues: count(new_issues.get(&r.version).copied().unwrap_or(0)),
+            verdict: checks.iter().find(|c| c.verdict.is_some()).map(check_row),
+        });
+    }
+    let nav = Nav::build(&state, &viewer, Some(&project)).await?;
+    render(&ListPage {
+        nav: Some(nav),
+        title: format!("Releases · {}", project.name),
+        issues_url: format!("/orgs/{}/{}/", project.org_slug, project.slug),
+        project_name: project.name,
+        releases: rows,
+        truncated,
+    })
+}
+
+pub async fn detail(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path((org, slug, version)): Path<(String, String, String)>,
+) -> UiResult<Response> {
+    let project = viewer.project(&state, &org, &slug).await?;
+    let store = &state.store;
+    let release = store.get_release(project.id, &version).await?;
+    let now = now_ms();
+    let to = now + 60_000;
+    let deploys = store.list_deploys(project.id, Some(&version), None).await?;
+    let previous = crate::releases::health_api::previous_release(
+        &state,
+        release.project_id,
+        &release.version,
+        deploys.last().map(|d| d.environment.as_str()),
+    )
+    .await?;
+    let prev = previous.as_deref();
+
+    let health = scope(project.id, Some(&version), now - HEALTH_WINDOW_MS, to);
+    let totals = store.session_totals(&health).await?;
+    let prev_totals = match prev {
+        Some(p) => {
+            store
+                .session_totals(&scope(project.id, Some(p), health.from, to))
+                .await?
+        }
+        None => SessionTotals::default(),
+    };
+    let recent = store
+        .session_totals(&scope(
+            project.id,
+            Some(&version),
+            now - ADOPTION_WINDOW_MS,
+            to,
+        ))
+        .await?;
+    let all_recent = store
+        .session_totals(&scope(project.id, None, now - ADOPTION_WINDOW_MS, to))
+        .await?;
+
+    // Hourly over a day for a young release, daily over two weeks once it is older.
+    let (interval, slots, caption) = if now - release.date_created <= 2 * DAY_MS {
+        (HOUR_MS, 24, "last 24 hours, hourly")
+    } else {
+        (DAY_MS, 14, "last 14 days, daily")
+    };
+    let from = (now / interval) * interval - interval * (slots as i64 - 1);
+    let mut series = vec![Series {
+        class: "bar",
+        values: crash_free_slots(
+            &store
+                .session_buckets(&scope(project.id, Some(&version), from, to))
+                .await?,
+            from,
+            interval,
+            slots,
+        ),
+    }];
+    if let Some(p) = prev {
+        let buckets = store
+            .session_buckets(&scope(project.id, Some(p), from, to))
+            .await?;
+        series.push(Series {
+            class: "prev",
+            values: crash_free_slots(&buckets, from, interval, slots),
+        });
+    }
+    let chart = Chart {
+        width: 560,
+        height: 80,
+        class: "chart",
+        aria: "crash-free sessions over time",
+        max: Some(1000),
+    }
+    .svg(&series, &|v| format!("{:.1}% crash-free", v as f64 / 10.0));
+
+    let mut by_env: BTreeMap<String, Vec<DeployRow>> = BTreeMap::new();
+    for d in deploys.iter().rev() {
+        by_env
+            .entry(d.environment.clone())
+            .or_default()
+            .push(deploy_row(d, now));
+    }
+    let commits = store.list_release_commits(project.id, &version).await?;
+    let new_issues = store
+        .list_release_issues(project.id, &version, false, SECTION_LIMIT)
+        .await?;
+    let regressed = store
+        .list_release_issues(project.id, &version, true, SECTION_LIMIT)
+        .await?;
+    let checks = store.list_checks(project.id, &version).await?;
+    let nav = Nav::build(&state, &viewer, Some(&project)).await?;
+    render(&ReleasePage {
+        nav: Some(nav),
+        title: format!("Release {version}"),
+        list_url: releases_url(&project),
+        created: ago(release.date_created, now),
+        created_at: format_ms(release.date_created),
+        released_at: release.date_released.map(format_ms).unwrap_or_default(),
+        sessions: count(totals.total),
+        users: count(totals.users),
+        crash_free_sessions: percent(crash_free(totals.crashed, totals.total)),
+        crash_free_users: percent(crash_free(totals.crashed_users, totals.users)),
+        adoption: percent(share(recent.total, all_recent.total)),
+        previous_url: prev.map(|p| release_url(&project, p)).unwrap_or_default(),
+        previous_crash_free_sessions: percent(crash_free(prev_totals.crashed, prev_totals.total)),
+        previous_crash_free_users: percent(crash_free(
+            prev_totals.crashed_users,
+            prev_totals.users,
+        )),
+        previous: previous.clone().unwrap_or_default(),
+        chart,
+        chart_caption: caption.to_string(),
+        environments: by_env
+            .into_iter()
+            .map(|(environment, deploys)| EnvDeploys {
+                environment,
+                deploys,
+            })
+            .collect(),
+        commits: commits.into_iter().map(commit_row).collect(),
+        new_issues: issue_rows(&project, new_issues),
+        regressed_issues: issue_rows(&project, regressed),
+        checks: checks.iter().take(CHECKS_SHOWN).map(check_row).collect(),
+        version,
+    })
+}
