@@ -30,8 +30,9 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Turns a set of claimed inbox rows into a batch to write. Runs inside the claiming
-/// transaction, so it must be pure CPU work (parse, normalize, group), never I/O.
+/// Turns a set of claimed inbox rows into a batch to write. It may run inside the claiming
+/// transaction (PostgreSQL), so it must be pure CPU work (parse, normalize, group), never
+/// I/O, and may run more than once for the same rows.
 pub type ProcessFn<'a> = dyn Fn(&[InboxRow]) -> Batch + Send + Sync + 'a;
 
 /// Result of one `process_inbox` round.
@@ -108,9 +109,10 @@ pub trait Store: AccountStore + ReleaseStore + Send + Sync + 'static {
     async fn enqueue(&self, entries: &[InboxEntry]) -> Result<Vec<i64>>;
     /// Rows waiting to be processed.
     async fn inbox_depth(&self) -> Result<i64>;
-    /// Claims up to `limit` inbox rows (oldest first), runs `process` on them, writes the
-    /// batch and deletes the rows, all in one transaction. Returns `rows == 0` when the
-    /// inbox is empty. Rows claimed by another node are skipped.
+    /// Claims up to `limit` inbox rows (oldest first), runs `process` on them, then writes
+    /// the batch and deletes the rows in one transaction. Returns `rows == 0` when the
+    /// inbox is empty. Rows claimed by another node are skipped (PostgreSQL); if a row
+    /// vanished meanwhile the call fails with `Conflict` and stores nothing (SQLite).
     async fn process_inbox(&self, limit: u32, process: &ProcessFn<'_>) -> Result<ProcessReport>;
 
     // --- issues and events -----------------------------------------------------------
