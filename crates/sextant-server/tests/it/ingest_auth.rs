@@ -239,3 +239,31 @@ fn origins_outside_the_allowed_list_are_403() {
         "no Origin: server SDKs pass"
     );
 }
+
+/// A refused request whose body was never read closes its connection, so a client never
+/// sends its next request down a connection the server is about to drop.
+#[test]
+fn refused_requests_with_a_body_close_the_connection() {
+    let app = TestApp::spawn();
+    let (_, body) = one_event();
+    let refused = app.request(
+        "POST",
+        &app.envelope_path(),
+        &[(
+            "X-Sentry-Auth",
+            &sentry_auth("0123456789abcdef0123456789abcdef"),
+        )],
+        Body::Bytes(body),
+    );
+    assert_eq!(refused.status, 401, "{}", refused.text());
+    assert_eq!(refused.header("connection"), Some("close"));
+
+    let (_, body) = one_event();
+    let accepted = app.send_envelope(body, &[]);
+    assert_eq!(accepted.status, 200);
+    assert_ne!(
+        accepted.header("connection"),
+        Some("close"),
+        "successful requests keep the connection"
+    );
+}
