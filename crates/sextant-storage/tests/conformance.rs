@@ -6,18 +6,26 @@
 #[path = "conformance/harness.rs"]
 mod harness;
 
+#[path = "conformance/accounts.rs"]
+mod accounts;
 #[path = "conformance/admin.rs"]
 mod admin;
 #[path = "conformance/ingest.rs"]
 mod ingest;
 #[path = "conformance/lifecycle.rs"]
 mod lifecycle;
+#[path = "conformance/releases.rs"]
+mod releases;
 #[path = "conformance/search.rs"]
 mod search;
 #[path = "conformance/storage.rs"]
 mod storage;
 
 conformance! {
+    accounts::users_and_email_lookup,
+    accounts::sessions_found_expire_and_revoke,
+    accounts::memberships_and_roles,
+    accounts::user_tokens_listed_and_revoked,
     admin::bootstrap_is_idempotent,
     admin::projects_crud_and_conflicts,
     admin::keys_crud,
@@ -33,6 +41,10 @@ conformance! {
     lifecycle::resolved_in_next_release,
     lifecycle::ignored_stays_ignored,
     lifecycle::update_and_delete_issues,
+    releases::releases_upsert_get_list,
+    releases::deploys_per_environment_in_order,
+    releases::commits_with_files_roundtrip,
+    releases::session_rollups_via_batch,
     search::filters_and_negation,
     search::text_search,
     search::sorts_and_keyset_paging,
