@@ -27,6 +27,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod ops;
 pub mod pipeline;
+pub mod projects;
 pub mod releases;
 pub mod server;
 pub mod state;

@@ -18,25 +18,10 @@ use super::serialize::{org_json, project_json};
 use super::support::{PathParams, created, param, parse_body, resolve_project};
 use crate::state::AppState;
 
-const MAX_SLUG_LEN: usize = 50;
+use crate::projects::{MAX_SLUG_LEN, slugify};
 
 /// A slug from a display name: lower case, runs of anything but ASCII letters and
 /// digits become one `-`, no leading or trailing `-`.
-pub fn slugify(name: &str) -> String {
-    let mut slug = String::with_capacity(name.len());
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    let slug = slug.trim_matches('-');
-    slug[..slug.len().min(MAX_SLUG_LEN)]
-        .trim_end_matches('-')
-        .to_string()
-}
-
 /// Slugs appear in URLs and short ids; an all-digit slug would read as a project id.
 fn validate_slug(slug: &str) -> ApiResult<()> {
     let ok_chars = slug
@@ -137,12 +122,9 @@ pub async fn create(
         .map(str::trim)
         .filter(|s| !s.is_empty());
     let org = state.store.get_org(param(&p, "org")?).await?;
-    let project = state
-        .store
-        .create_project(org.id, &slug, name, platform)
-        .await?;
-    // Like Sentry, a new project comes with a DSN key: tools read it right after creating.
-    state.store.create_key(project.id, "Default").await?;
+    let (project, _) =
+        crate::projects::create_with_key(state.store.as_ref(), org.id, &slug, name, platform)
+            .await?;
     Ok(created(project_json(&project, Some(&org))))
 }
 

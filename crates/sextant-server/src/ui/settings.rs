@@ -230,19 +230,6 @@ pub async fn invite_action(
     }
 }
 
-fn slugify(name: &str) -> String {
-    let mut slug = String::new();
-    for c in name.trim().chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    let slug = slug.trim_matches('-');
-    slug[..slug.len().min(50)].trim_end_matches('-').to_string()
-}
-
 pub async fn create_project(
     viewer: Viewer,
     State(state): State<AppState>,
@@ -253,7 +240,7 @@ pub async fn create_project(
     viewer.require_admin(&slug)?;
     let org = state.store.get_org(&slug).await?;
     let name = form.text("name");
-    let project_slug = slugify(name);
+    let project_slug = crate::projects::slugify(name.trim());
     if project_slug.is_empty() || project_slug.bytes().all(|b| b.is_ascii_digit()) {
         return org_page(
             &state,
@@ -265,11 +252,14 @@ pub async fn create_project(
         .await;
     }
     let platform = Some(form.text("platform")).filter(|p| !p.is_empty());
-    let project = state
-        .store
-        .create_project(org.id, &project_slug, name, platform)
-        .await?;
-    state.store.create_key(project.id, "Default").await?;
+    let (project, _) = crate::projects::create_with_key(
+        state.store.as_ref(),
+        org.id,
+        &project_slug,
+        name,
+        platform,
+    )
+    .await?;
     Ok(Redirect::to(&project_url(&project)).into_response())
 }
 
@@ -396,7 +386,7 @@ pub async fn key_action(
 }
 
 /// Stores the browser origins allowed to send events (one per line, `*` or empty for
-/// any). Ingest does not enforce them yet; they are kept for when it does.
+/// any); ingest refuses requests from other origins.
 pub async fn set_origins(
     viewer: Viewer,
     State(state): State<AppState>,

@@ -9,6 +9,7 @@ use clap::Subcommand;
 use serde_json::json;
 use sextant_server::api::auth::{generate_token, hash_token};
 use sextant_server::config::Config;
+use sextant_server::projects::{create_with_key, slugify};
 use sextant_server::state::dsn;
 use sextant_storage::{Project, ProjectKey, Store, StoreError, TokenScope};
 
@@ -100,18 +101,6 @@ fn base_url(config: &Config) -> String {
     config.base_url(config.listen)
 }
 
-fn slugify(name: &str) -> String {
-    let mut slug = String::new();
-    for c in name.trim().chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    slug.trim_matches('-').to_string()
-}
-
 async fn find_project(store: &dyn Store, org: &str, slug: &str) -> anyhow::Result<Project> {
     match store.get_project_by_slug(org, slug).await {
         Ok(project) => Ok(project),
@@ -140,7 +129,7 @@ pub async fn project(config: &Config, command: ProjectCommand) -> anyhow::Result
             platform,
             json,
         } => {
-            let slug = slug.unwrap_or_else(|| slugify(&name));
+            let slug = slug.unwrap_or_else(|| slugify(name.trim()));
             anyhow::ensure!(
                 !slug.is_empty(),
                 "cannot derive a slug from {name:?}; pass --slug"
@@ -150,17 +139,16 @@ pub async fn project(config: &Config, command: ProjectCommand) -> anyhow::Result
                 Err(StoreError::NotFound) => bail!("no organization {org:?}"),
                 Err(err) => return Err(err.into()),
             };
-            let project = match store
-                .create_project(org.id, &slug, &name, platform.as_deref())
-                .await
-            {
-                Ok(project) => project,
-                Err(StoreError::Conflict(_)) => {
-                    bail!("project {slug:?} already exists in {:?}", org.slug)
-                }
-                Err(err) => return Err(err.into()),
-            };
-            let key = store.create_key(project.id, "Default").await?;
+            let (project, key) =
+                match create_with_key(store.as_ref(), org.id, &slug, &name, platform.as_deref())
+                    .await
+                {
+                    Ok(created) => created,
+                    Err(StoreError::Conflict(_)) => {
+                        bail!("project {slug:?} already exists in {:?}", org.slug)
+                    }
+                    Err(err) => return Err(err.into()),
+                };
             let dsn = dsn(&base_url(config), &key.public_key, project.id);
             if json {
                 println!(
@@ -293,15 +281,4 @@ pub async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<Exi
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::slugify;
-
-    #[test]
-    fn slugs_are_lowercase_and_dashed() {
-        assert_eq!(slugify("My Web App!"), "my-web-app");
-        assert_eq!(slugify("  api  "), "api");
-    }
 }
