@@ -15,6 +15,16 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 /// Pause after a storage error before trying again.
 const ERROR_BACKOFF: Duration = Duration::from_secs(1);
 
+/// Runs CPU-heavy work so that it does not stall the tasks queued behind it on this
+/// runtime worker (ingest requests waiting for their reply, among others): on a
+/// multi-threaded runtime the worker hands its queue to another thread first.
+fn off_the_runtime<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
 pub(super) async fn run(
     store: Arc<dyn Store>,
     batch_size: u32,
@@ -28,7 +38,7 @@ pub(super) async fn run(
         let started = Instant::now();
         let result = store
             .process_inbox(batch_size, &|rows| {
-                let (batch, row_notes) = process_rows(rows);
+                let (batch, row_notes) = off_the_runtime(|| process_rows(rows));
                 // Kept aside and applied only after the commit, so a retried batch is
                 // never counted twice.
                 *notes.lock().expect("notes lock") = row_notes;

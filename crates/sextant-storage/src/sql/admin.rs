@@ -2,6 +2,7 @@
 
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
+use super::exec::{Exec, LiteConn, Val, run_ready};
 use super::rows::{self, KEY_COLUMNS, ORG_COLUMNS, PROJECT_COLUMNS, PROJECT_FROM, TOKEN_COLUMNS};
 use super::{SqlStore, flag, now_ms};
 use crate::model::*;
@@ -250,6 +251,13 @@ impl SqlStore {
 
     pub(super) async fn find_key(&self, public_key: &str) -> Result<Option<ProjectKey>> {
         let sql = format!("SELECT {KEY_COLUMNS} FROM project_keys WHERE public_key = $1");
+        if let Some(lite) = &self.lite {
+            // Every ingest request asks this: a point read in place, no thread hand-off.
+            return lite.read(|conn| {
+                let rows = run_ready(LiteConn(conn).fetch(&sql, &[Val::Text(public_key)]))?;
+                rows.first().map(rows::key).transpose()
+            });
+        }
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(public_key)
             .fetch_optional(&self.reader)

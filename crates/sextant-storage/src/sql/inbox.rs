@@ -1,41 +1,37 @@
 //! The ingest inbox: durable enqueue, and the claim → process → write → delete round that
 //! makes processing exactly-once.
 
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::Row;
 
+use super::exec::{Exec, LiteConn, Positional, Val, run_ready};
+use super::lite::{self, Lite};
 use super::rows::{self, INBOX_COLUMNS};
 use super::{Backend, ID_CHUNK, SqlStore, ingest_write, placeholders, value_rows};
 use crate::model::*;
 use crate::{ProcessFn, ProcessReport, Result, StoreError};
+
+/// Rows per inbox `INSERT`: bodies make these rows large.
+const ENQUEUE_ROWS: usize = 64;
 
 impl SqlStore {
     pub(super) async fn enqueue(&self, entries: &[InboxEntry]) -> Result<Vec<i64>> {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        // One transaction and one statement per chunk: one fsync, all-or-nothing.
-        let mut tx = self.writer.begin().await?;
-        let mut ids = Vec::with_capacity(entries.len());
-        for chunk in entries.chunks(64) {
-            let sql = format!(
-                "INSERT INTO inbox (project_id, kind, received_at, client_ip, user_agent, body) \
-                 VALUES {} RETURNING id",
-                value_rows(1, chunk.len(), 6)
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for e in chunk {
-                q = q
-                    .bind(e.project_id)
-                    .bind(e.kind.as_str())
-                    .bind(e.received_at)
-                    .bind(e.client_ip.as_deref())
-                    .bind(e.user_agent.as_deref())
-                    .bind(e.body.as_slice());
-            }
-            for row in q.fetch_all(&mut *tx).await? {
-                ids.push(row.try_get("id")?);
-            }
+        // One transaction: one fsync, all-or-nothing.
+        if let Some(lite) = &self.lite {
+            let _gate = self.writer.acquire().await?;
+            let entries = entries.to_vec();
+            return lite
+                .write(move |conn| {
+                    lite::transaction(conn, |conn| {
+                        run_ready(insert_entries(&mut LiteConn(conn), &entries))
+                    })
+                })
+                .await;
         }
+        let mut tx = self.writer.begin().await?;
+        let ids = insert_entries(&mut *tx, entries).await?;
         tx.commit().await?;
         Ok(ids)
     }
@@ -52,9 +48,10 @@ impl SqlStore {
         limit: u32,
         process: &ProcessFn<'_>,
     ) -> Result<ProcessReport> {
-        match self.backend {
-            Backend::Postgres => self.process_postgres(limit, process).await,
-            Backend::Sqlite => self.process_sqlite(limit, process).await,
+        match (&self.lite, self.backend) {
+            (Some(lite), _) => self.process_lite(lite, limit, process).await,
+            (None, Backend::Postgres) => self.process_postgres(limit, process).await,
+            (None, Backend::Sqlite) => self.process_in_memory(limit, process).await,
         }
     }
 
@@ -65,62 +62,110 @@ impl SqlStore {
         let claim = format!(
             "SELECT {INBOX_COLUMNS} FROM inbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
         );
-        let rows = claim_rows(&mut *tx, claim, limit).await?;
+        let rows = claim_rows(&mut *tx, &claim, limit).await?;
         if rows.is_empty() {
             // Nothing was read that needs keeping; end the transaction without a commit.
             tx.rollback().await?;
             return Ok(ProcessReport::default());
         }
         let batch = process(&rows);
-        let report = write_and_delete(&mut tx, self.backend, &rows, &batch).await?;
+        let report = write_and_delete(&mut *tx, Backend::Postgres, &ids(&rows), &batch).await?;
         tx.commit().await?;
         Ok(report)
     }
 
-    /// SQLite has one writer connection. The rows are read on a reader connection, so
-    /// the CPU work of `process` runs without holding it and inbox commits (the
-    /// acknowledgements) go on meanwhile; the write transaction then deletes exactly the
-    /// rows it read, or fails if another process got there first.
-    async fn process_sqlite(&self, limit: u32, process: &ProcessFn<'_>) -> Result<ProcessReport> {
+    /// SQLite has one writer. The rows are read on a reader connection, so the CPU work
+    /// of `process` runs without holding it and inbox commits (the acknowledgements) go
+    /// on meanwhile; the write transaction then deletes exactly the rows it read, or fails
+    /// if another process got there first.
+    async fn process_lite(
+        &self,
+        lite: &Lite,
+        limit: u32,
+        process: &ProcessFn<'_>,
+    ) -> Result<ProcessReport> {
         let claim = format!("SELECT {INBOX_COLUMNS} FROM inbox ORDER BY id LIMIT $1");
-        let rows = claim_rows(&self.reader, claim, limit).await?;
+        let rows = lite.read(|conn| run_ready(claim_rows(&mut LiteConn(conn), &claim, limit)))?;
         if rows.is_empty() {
             return Ok(ProcessReport::default());
         }
         let batch = process(&rows);
+        let ids = ids(&rows);
+        drop(rows);
+        let _gate = self.writer.acquire().await?;
+        lite.write(move |conn| {
+            // An acknowledged request is durable once its inbox commit is fsynced (FULL).
+            // The processing transaction needs no fsync of its own: in WAL mode a lost
+            // tail loses the events together with the deletion of their inbox rows, which
+            // are then simply processed again, and the next FULL commit syncs everything
+            // before it anyway.
+            conn.execute_batch("PRAGMA synchronous = NORMAL")?;
+            let result = lite::transaction(conn, |conn| {
+                run_ready(write_and_delete(
+                    &mut LiteConn(conn),
+                    Backend::Sqlite,
+                    &ids,
+                    &batch,
+                ))
+            });
+            conn.execute_batch("PRAGMA synchronous = FULL")?;
+            result
+        })
+        .await
+    }
 
-        let mut conn = self.writer.acquire().await?;
-        // An acknowledged request is durable once its inbox commit is fsynced (FULL). The
-        // processing transaction needs no fsync of its own: in WAL mode a lost tail loses
-        // the events together with the deletion of their inbox rows, which are then simply
-        // processed again, and the next FULL commit syncs everything before it anyway.
-        sqlx::query("PRAGMA synchronous = NORMAL")
-            .execute(&mut *conn)
-            .await?;
-        let result = async {
-            use sqlx::Connection;
-            let mut tx = conn.begin().await?;
-            let report = write_and_delete(&mut tx, self.backend, &rows, &batch).await?;
-            tx.commit().await?;
-            Ok(report)
+    /// An in-memory database has a single connection, which does everything in turn.
+    async fn process_in_memory(
+        &self,
+        limit: u32,
+        process: &ProcessFn<'_>,
+    ) -> Result<ProcessReport> {
+        let mut tx = self.writer.begin().await?;
+        let claim = format!("SELECT {INBOX_COLUMNS} FROM inbox ORDER BY id LIMIT $1");
+        let rows = claim_rows(&mut *tx, &claim, limit).await?;
+        if rows.is_empty() {
+            tx.rollback().await?;
+            return Ok(ProcessReport::default());
         }
-        .await;
-        sqlx::query("PRAGMA synchronous = FULL")
-            .execute(&mut *conn)
-            .await?;
-        result
+        let batch = process(&rows);
+        let report = write_and_delete(&mut *tx, Backend::Sqlite, &ids(&rows), &batch).await?;
+        tx.commit().await?;
+        Ok(report)
     }
 }
 
-async fn claim_rows<'e>(
-    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    claim: String,
-    limit: u32,
-) -> Result<Vec<InboxRow>> {
-    let claimed = sqlx::query(AssertSqlSafe(claim))
-        .bind(i64::from(limit))
-        .fetch_all(executor)
-        .await?;
+fn ids(rows: &[InboxRow]) -> Vec<i64> {
+    rows.iter().map(|r| r.id).collect()
+}
+
+async fn insert_entries(conn: &mut impl Exec, entries: &[InboxEntry]) -> Result<Vec<i64>> {
+    let mut ids = Vec::with_capacity(entries.len());
+    for chunk in entries.chunks(ENQUEUE_ROWS) {
+        let sql = format!(
+            "INSERT INTO inbox (project_id, kind, received_at, client_ip, user_agent, body) \
+             VALUES {} RETURNING id",
+            value_rows(1, chunk.len(), 6)
+        );
+        let mut args = Vec::with_capacity(chunk.len() * 6);
+        for e in chunk {
+            args.extend([
+                Val::Int(e.project_id),
+                Val::Text(e.kind.as_str()),
+                Val::Int(e.received_at),
+                Val::OptText(e.client_ip.as_deref()),
+                Val::OptText(e.user_agent.as_deref()),
+                Val::Blob(&e.body),
+            ]);
+        }
+        for row in conn.fetch(&sql, &args).await? {
+            ids.push(row.int(0)?);
+        }
+    }
+    Ok(ids)
+}
+
+async fn claim_rows(conn: &mut impl Exec, claim: &str, limit: u32) -> Result<Vec<InboxRow>> {
+    let claimed = conn.fetch(claim, &[Val::Int(i64::from(limit))]).await?;
     claimed.iter().map(rows::inbox_row).collect()
 }
 
@@ -128,32 +173,28 @@ async fn claim_rows<'e>(
 /// A row that is already gone was processed by someone else: the whole batch is refused
 /// so nothing is stored twice.
 async fn write_and_delete(
-    tx: &mut sqlx::AnyConnection,
+    conn: &mut impl Exec,
     backend: Backend,
-    rows: &[InboxRow],
+    ids: &[i64],
     batch: &Batch,
 ) -> Result<ProcessReport> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut deleted = 0;
     for chunk in ids.chunks(ID_CHUNK) {
         let sql = format!(
             "DELETE FROM inbox WHERE id IN ({})",
             placeholders(1, chunk.len())
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        deleted += q.execute(&mut *tx).await?.rows_affected();
+        let args: Vec<Val> = chunk.iter().map(|id| Val::Int(*id)).collect();
+        deleted += conn.execute(&sql, &args).await?;
     }
     if deleted != ids.len() as u64 {
         return Err(StoreError::Conflict(
             "inbox rows were processed by another process".into(),
         ));
     }
-    let events = ingest_write::write_batch(tx, backend, batch).await?;
+    let events = ingest_write::write_batch(conn, backend, batch).await?;
     Ok(ProcessReport {
-        rows: rows.len(),
+        rows: ids.len(),
         events,
     })
 }

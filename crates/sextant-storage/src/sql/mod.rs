@@ -5,9 +5,11 @@
 mod accounts;
 mod admin;
 mod events;
+mod exec;
 mod inbox;
 mod ingest_write;
 mod issues;
+mod lite;
 mod releases;
 mod rows;
 mod search;
@@ -37,6 +39,10 @@ pub(crate) struct SqlStore {
     /// Queries. Separate connections on SQLite (WAL lets them read while a write is in
     /// progress); the same pool as `writer` on PostgreSQL.
     reader: AnyPool,
+    /// The ingest hot path on an SQLite file: inbox commits, processed batches and key
+    /// lookups run on direct connections. Its writes happen while holding the `writer`
+    /// connection, which keeps one writer at a time within the process.
+    lite: Option<lite::Lite>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -142,17 +148,25 @@ async fn open_sqlite(url: &str) -> Result<SqlStore> {
             backend: Backend::Sqlite,
             writer: one.clone(),
             reader: one,
+            lite: None,
         });
     }
 
-    let writer = pool(1).connect_with(options.clone()).await?;
+    // The writer connection is also the in-process write gate, taken per inbox commit:
+    // skip the ping sqlx would otherwise send on every checkout.
+    let writer = pool(1)
+        .test_before_acquire(false)
+        .connect_with(options.clone())
+        .await?;
     // Migrate before the readers connect so they never see a half-built schema.
     SQLITE_MIGRATIONS.run(&writer).await?;
     let reader = pool(SQLITE_READERS).connect_with(options).await?;
+    let lite = lite::Lite::open(std::path::PathBuf::from(path))?;
     Ok(SqlStore {
         backend: Backend::Sqlite,
         writer,
         reader,
+        lite: Some(lite),
     })
 }
 
@@ -169,6 +183,7 @@ async fn open_postgres(url: &str) -> Result<SqlStore> {
         backend: Backend::Postgres,
         writer: pool.clone(),
         reader: pool,
+        lite: None,
     })
 }
 

@@ -6,6 +6,8 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::exec::Positional;
+
 use crate::model::*;
 use crate::{Result, StoreError};
 
@@ -64,16 +66,17 @@ pub(super) fn project(row: &AnyRow) -> Result<Project> {
     })
 }
 
-pub(super) fn key(row: &AnyRow) -> Result<ProjectKey> {
+/// A row of `SELECT {KEY_COLUMNS}`, read by position so either driver's rows map alike.
+pub(super) fn key(row: &impl Positional) -> Result<ProjectKey> {
     Ok(ProjectKey {
-        id: row.try_get("id")?,
-        project_id: row.try_get("project_id")?,
-        public_key: row.try_get("public_key")?,
-        label: row.try_get("label")?,
-        active: bool_col(row, "active")?,
-        rate_limit_count: row.try_get("rate_limit_count")?,
-        rate_limit_window_secs: row.try_get("rate_limit_window_secs")?,
-        created_at: row.try_get("created_at")?,
+        id: row.int(0)?,
+        project_id: row.int(1)?,
+        public_key: row.text(2)?,
+        label: row.text(3)?,
+        active: row.int(4)? != 0,
+        rate_limit_count: row.opt_int(5)?,
+        rate_limit_window_secs: row.opt_int(6)?,
+        created_at: row.int(7)?,
     })
 }
 
@@ -89,17 +92,18 @@ pub(super) fn token(row: &AnyRow) -> Result<ApiToken> {
     })
 }
 
-pub(super) fn inbox_row(row: &AnyRow) -> Result<InboxRow> {
-    let kind: String = row.try_get("kind")?;
+/// A row of `SELECT {INBOX_COLUMNS}`, by position like `key`.
+pub(super) fn inbox_row(row: &impl Positional) -> Result<InboxRow> {
+    let kind = row.text(2)?;
     Ok(InboxRow {
-        id: row.try_get("id")?,
+        id: row.int(0)?,
         entry: InboxEntry {
-            project_id: row.try_get("project_id")?,
+            project_id: row.int(1)?,
             kind: InboxKind::parse(&kind).ok_or_else(|| corrupt("inbox kind", &kind))?,
-            received_at: row.try_get("received_at")?,
-            client_ip: row.try_get("client_ip")?,
-            user_agent: row.try_get("user_agent")?,
-            body: row.try_get("body")?,
+            received_at: row.int(3)?,
+            client_ip: row.opt_text(4)?,
+            user_agent: row.opt_text(5)?,
+            body: row.blob(6)?,
         },
     })
 }

@@ -1,125 +1,17 @@
-//! Session rollups: applying `SessionDelta`s inside the inbox transaction, the window
-//! queries behind release health, error-event counts per release, and pruning.
+//! Session rollups: the window queries behind release health, error-event counts per
+//! release, and pruning. (Deltas are applied by the batch writer, `ingest_write`.)
 //!
 //! Sums are cast to BIGINT because PostgreSQL widens `SUM(bigint)` to NUMERIC, which the
 //! `Any` driver cannot decode.
 
-use std::collections::HashSet;
+use sqlx::{AssertSqlSafe, Row};
 
-use sqlx::{AnyConnection, AssertSqlSafe, Row};
-
-use super::{Arg, Args, SqlStore, placeholders};
+use super::{Arg, Args, SqlStore};
 use crate::Result;
 use crate::model::Millis;
 use crate::releases::*;
 
-const MINUTE_MS: i64 = 60_000;
 const HOUR_MS: i64 = 3_600_000;
-
-/// Applies the deltas of one batch. Called by the batch writer inside its transaction.
-pub(in crate::sql) async fn write_sessions(
-    conn: &mut AnyConnection,
-    deltas: &[SessionDelta],
-) -> Result<()> {
-    if deltas.is_empty() {
-        return Ok(());
-    }
-    let live = live_projects(conn, deltas).await?;
-    let mut releases_noted: HashSet<(i64, &str)> = HashSet::new();
-    for d in deltas.iter().filter(|d| live.contains(&d.project_id)) {
-        let hour = d.started - d.started.rem_euclid(HOUR_MS);
-        let mut errored = d.errored;
-        if let Some(sid) = d.errored_sid {
-            // A session is errored once, however many of its updates say so.
-            let inserted = sqlx::query(
-                "INSERT INTO session_members (project_id, release, environment, bucket, kind, \
-                 member, bits) VALUES ($1, $2, $3, $4, 's', $5, 0) ON CONFLICT DO NOTHING",
-            )
-            .bind(d.project_id)
-            .bind(d.release.as_str())
-            .bind(d.environment.as_str())
-            .bind(hour)
-            .bind(sid)
-            .execute(&mut *conn)
-            .await?;
-            errored += i64::try_from(inserted.rows_affected()).unwrap_or(0);
-        }
-        if d.total != 0 || errored != 0 || d.crashed != 0 || d.abnormal != 0 || d.unhandled != 0 {
-            sqlx::query(
-                "INSERT INTO session_rollups (project_id, release, environment, bucket, total, \
-                 errored, crashed, abnormal, unhandled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                 ON CONFLICT (project_id, release, environment, bucket) DO UPDATE SET \
-                 total = session_rollups.total + excluded.total, \
-                 errored = session_rollups.errored + excluded.errored, \
-                 crashed = session_rollups.crashed + excluded.crashed, \
-                 abnormal = session_rollups.abnormal + excluded.abnormal, \
-                 unhandled = session_rollups.unhandled + excluded.unhandled",
-            )
-            .bind(d.project_id)
-            .bind(d.release.as_str())
-            .bind(d.environment.as_str())
-            .bind(d.started - d.started.rem_euclid(MINUTE_MS))
-            .bind(d.total)
-            .bind(errored)
-            .bind(d.crashed)
-            .bind(d.abnormal)
-            .bind(d.unhandled)
-            .execute(&mut *conn)
-            .await?;
-        }
-        if let Some((member, bits)) = d.user {
-            sqlx::query(
-                "INSERT INTO session_members (project_id, release, environment, bucket, kind, \
-                 member, bits) VALUES ($1, $2, $3, $4, 'u', $5, $6) \
-                 ON CONFLICT (project_id, release, environment, bucket, kind, member) \
-                 DO UPDATE SET bits = session_members.bits | excluded.bits",
-            )
-            .bind(d.project_id)
-            .bind(d.release.as_str())
-            .bind(d.environment.as_str())
-            .bind(hour)
-            .bind(member)
-            .bind(bits)
-            .execute(&mut *conn)
-            .await?;
-        }
-        // Sessions create their release implicitly, as events do.
-        if releases_noted.insert((d.project_id, d.release.as_str())) {
-            sqlx::query(
-                "INSERT INTO releases (project_id, version, first_seen) VALUES ($1, $2, $3) \
-                 ON CONFLICT (project_id, version) DO NOTHING",
-            )
-            .bind(d.project_id)
-            .bind(d.release.as_str())
-            .bind(d.started)
-            .execute(&mut *conn)
-            .await?;
-        }
-    }
-    Ok(())
-}
-
-/// Projects of the deltas that still exist; a deleted project's sessions are dropped.
-async fn live_projects(conn: &mut AnyConnection, deltas: &[SessionDelta]) -> Result<HashSet<i64>> {
-    let wanted: Vec<i64> = deltas
-        .iter()
-        .map(|d| d.project_id)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let sql = format!(
-        "SELECT id FROM projects WHERE id IN ({})",
-        placeholders(1, wanted.len())
-    );
-    let mut q = sqlx::query(AssertSqlSafe(sql));
-    for id in &wanted {
-        q = q.bind(*id);
-    }
-    let rows = q.fetch_all(&mut *conn).await?;
-    rows.iter()
-        .map(|r| r.try_get::<i64, _>("id").map_err(Into::into))
-        .collect()
-}
 
 /// `WHERE` conditions of a scope over a session table, with bucket bounds given.
 fn scope_filter(scope: &HealthScope, from: Millis, args: &mut Args) -> String {

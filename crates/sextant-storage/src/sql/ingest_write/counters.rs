@@ -4,14 +4,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use sqlx::{AnyConnection, AssertSqlSafe, Row};
-
+use super::super::exec::{Exec, Positional, Val};
 use super::{Backend, Fresh, ID_CHUNK, flag, json, placeholders, rows_per_statement, value_rows};
 use crate::Result;
 use crate::model::*;
 
 pub(super) async fn apply(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     backend: Backend,
     fresh: &[Fresh<'_>],
     release_first_seen: &HashMap<(i64, String), Option<Millis>>,
@@ -36,7 +35,7 @@ struct Lifecycle {
 /// reopened and flagged a regression; one resolved in the next release only by an event
 /// of a release other than the resolving one, first seen after the resolution.
 async fn reopen_regressions(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     backend: Backend,
     fresh: &[Fresh<'_>],
     release_first_seen: &HashMap<(i64, String), Option<Millis>>,
@@ -62,18 +61,14 @@ async fn reopen_regressions(
             "SELECT id, status, resolved_at, resolved_in_release FROM issues WHERE id IN ({}){lock}",
             placeholders(1, chunk.len())
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            let status: String = row.try_get("status")?;
+        let args: Vec<Val> = chunk.iter().map(|id| Val::Int(*id)).collect();
+        for row in conn.fetch(&sql, &args).await? {
             issues.insert(
-                row.try_get("id")?,
+                row.int(0)?,
                 Lifecycle {
-                    status: IssueStatus::parse(&status),
-                    resolved_at: row.try_get("resolved_at")?,
-                    resolved_in: row.try_get("resolved_in_release")?,
+                    status: IssueStatus::parse(&row.text(1)?),
+                    resolved_at: row.opt_int(2)?,
+                    resolved_in: row.opt_text(3)?,
                 },
             );
         }
@@ -109,21 +104,22 @@ async fn reopen_regressions(
         }
         issue.status = Some(IssueStatus::Unresolved);
         results[f.index].regression = true;
-        sqlx::query(
+        conn.execute(
             "UPDATE issues SET status = 'unresolved', is_regression = 1, regressed_in_release = $2, \
              regressed_at = $3, resolved_at = NULL, resolved_in_release = NULL WHERE id = $1",
+            &[
+                Val::Int(f.issue_id),
+                Val::OptText(ev.release.as_deref()),
+                Val::Int(ev.received_at),
+            ],
         )
-        .bind(f.issue_id)
-        .bind(ev.release.as_deref())
-        .bind(ev.received_at)
-        .execute(&mut *conn)
         .await?;
     }
     Ok(())
 }
 
 /// Records (issue, user) pairs; returns how many were new per issue.
-async fn count_users(conn: &mut AnyConnection, fresh: &[Fresh<'_>]) -> Result<HashMap<i64, i64>> {
+async fn count_users(conn: &mut impl Exec, fresh: &[Fresh<'_>]) -> Result<HashMap<i64, i64>> {
     let mut pairs: Vec<(i64, &str)> = fresh
         .iter()
         .filter_map(|f| f.event.user_key.as_deref().map(|u| (f.issue_id, u)))
@@ -137,12 +133,12 @@ async fn count_users(conn: &mut AnyConnection, fresh: &[Fresh<'_>]) -> Result<Ha
              RETURNING issue_id",
             value_rows(1, chunk.len(), 2)
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for (issue_id, user) in chunk {
-            q = q.bind(*issue_id).bind(*user);
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            *new_users.entry(row.try_get("issue_id")?).or_default() += 1;
+        let args: Vec<Val> = chunk
+            .iter()
+            .flat_map(|(issue_id, user)| [Val::Int(*issue_id), Val::Text(user)])
+            .collect();
+        for row in conn.fetch(&sql, &args).await? {
+            *new_users.entry(row.int(0)?).or_default() += 1;
         }
     }
     Ok(new_users)
@@ -163,7 +159,7 @@ struct IssueDelta<'a> {
 /// release follow the newest event, as Sentry does; seen times widen. All right-hand
 /// sides read the row's old values on both backends.
 async fn bump_issues(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     fresh: &[Fresh<'_>],
     new_users: &HashMap<i64, i64>,
 ) -> Result<()> {
@@ -191,7 +187,8 @@ async fn bump_issues(
     }
     for (issue_id, d) in deltas {
         let newest = d.newest;
-        sqlx::query(
+        let metadata = json(&newest.metadata)?;
+        conn.execute(
             "UPDATE issues SET \
                times_seen = times_seen + $2, \
                user_count = user_count + $3, \
@@ -208,29 +205,30 @@ async fn bump_issues(
                last_seen = CASE WHEN $5 > last_seen THEN $5 ELSE last_seen END, \
                first_seen = CASE WHEN $12 < first_seen THEN $12 ELSE first_seen END \
              WHERE id = $1",
+            &[
+                Val::Int(issue_id),
+                Val::Int(d.events),
+                Val::Int(new_users.get(&issue_id).copied().unwrap_or(0)),
+                Val::Int(flag(d.unhandled)),
+                Val::Int(newest.timestamp),
+                Val::Text(&newest.title),
+                Val::Text(&newest.culprit),
+                Val::Text(&newest.message),
+                Val::Text(&metadata),
+                Val::Text(&newest.level),
+                Val::OptText(newest.release.as_deref()),
+                Val::Int(d.oldest.timestamp),
+                Val::OptText(d.oldest.release.as_deref()),
+                Val::OptText(d.any_release),
+            ],
         )
-        .bind(issue_id)
-        .bind(d.events)
-        .bind(new_users.get(&issue_id).copied().unwrap_or(0))
-        .bind(flag(d.unhandled))
-        .bind(newest.timestamp)
-        .bind(newest.title.as_str())
-        .bind(newest.culprit.as_str())
-        .bind(newest.message.as_str())
-        .bind(json(&newest.metadata)?)
-        .bind(newest.level.as_str())
-        .bind(newest.release.as_deref())
-        .bind(d.oldest.timestamp)
-        .bind(d.oldest.release.as_deref())
-        .bind(d.any_release)
-        .execute(&mut *conn)
         .await?;
     }
     Ok(())
 }
 
 /// One count per distinct (key, value) of each event, summed per issue before writing.
-async fn count_tags(conn: &mut AnyConnection, fresh: &[Fresh<'_>]) -> Result<()> {
+async fn count_tags(conn: &mut impl Exec, fresh: &[Fresh<'_>]) -> Result<()> {
     // Sorted keys keep the upserts in one order, so PostgreSQL nodes can't deadlock here.
     let mut counts: BTreeMap<(i64, &str, &str), (i64, Millis, Millis)> = BTreeMap::new();
     for f in fresh {
@@ -258,17 +256,18 @@ async fn count_tags(conn: &mut AnyConnection, fresh: &[Fresh<'_>]) -> Result<()>
                                 THEN excluded.last_seen ELSE issue_tags.last_seen END",
             value_rows(1, chunk.len(), 6)
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
+        let mut args = Vec::with_capacity(chunk.len() * 6);
         for ((issue_id, key, value), (n, first, last)) in chunk {
-            q = q
-                .bind(*issue_id)
-                .bind(*key)
-                .bind(*value)
-                .bind(*n)
-                .bind(*first)
-                .bind(*last);
+            args.extend([
+                Val::Int(*issue_id),
+                Val::Text(key),
+                Val::Text(value),
+                Val::Int(*n),
+                Val::Int(*first),
+                Val::Int(*last),
+            ]);
         }
-        q.execute(&mut *conn).await?;
+        conn.execute(&sql, &args).await?;
     }
     Ok(())
 }

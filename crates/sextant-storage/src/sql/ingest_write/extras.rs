@@ -2,8 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use sqlx::{AnyConnection, AssertSqlSafe};
-
+use super::super::exec::{Exec, Val};
 use super::super::now_ms;
 use super::{rows_per_statement, value_rows};
 use crate::Result;
@@ -12,11 +11,7 @@ use crate::model::*;
 /// Blob-carrying rows per statement: bounded by bytes as much as by parameters.
 const BLOB_ROWS: usize = 64;
 
-pub(super) async fn write(
-    conn: &mut AnyConnection,
-    batch: &Batch,
-    live: &HashSet<i64>,
-) -> Result<()> {
+pub(super) async fn write(conn: &mut impl Exec, batch: &Batch, live: &HashSet<i64>) -> Result<()> {
     let attachments: Vec<&NewAttachment> = batch
         .attachments
         .iter()
@@ -28,20 +23,21 @@ pub(super) async fn write(
              size, data, created_at) VALUES {}",
             value_rows(1, chunk.len(), 8)
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
         let now = now_ms();
+        let mut args = Vec::with_capacity(chunk.len() * 8);
         for a in chunk {
-            q = q
-                .bind(a.project_id)
-                .bind(a.event_id.as_str())
-                .bind(a.name.as_str())
-                .bind(a.content_type.as_str())
-                .bind(a.attachment_type.as_str())
-                .bind(a.size)
-                .bind(a.data.as_slice())
-                .bind(now);
+            args.extend([
+                Val::Int(a.project_id),
+                Val::Text(&a.event_id),
+                Val::Text(&a.name),
+                Val::Text(&a.content_type),
+                Val::Text(&a.attachment_type),
+                Val::Int(a.size),
+                Val::Blob(&a.data),
+                Val::Int(now),
+            ]);
         }
-        q.execute(&mut *conn).await?;
+        conn.execute(&sql, &args).await?;
     }
 
     let raw: Vec<&NewRawItem> = batch
@@ -54,16 +50,17 @@ pub(super) async fn write(
             "INSERT INTO raw_items (project_id, item_type, event_id, received_at, payload) VALUES {}",
             value_rows(1, chunk.len(), 5)
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
+        let mut args = Vec::with_capacity(chunk.len() * 5);
         for item in chunk {
-            q = q
-                .bind(item.project_id)
-                .bind(item.item_type.as_str())
-                .bind(item.event_id.as_deref())
-                .bind(item.received_at)
-                .bind(item.payload.as_slice());
+            args.extend([
+                Val::Int(item.project_id),
+                Val::Text(&item.item_type),
+                Val::OptText(item.event_id.as_deref()),
+                Val::Int(item.received_at),
+                Val::Blob(&item.payload),
+            ]);
         }
-        q.execute(&mut *conn).await?;
+        conn.execute(&sql, &args).await?;
     }
 
     // Summed first: one upsert may not touch the same row twice (PostgreSQL refuses).
@@ -91,17 +88,18 @@ pub(super) async fn write(
              DO UPDATE SET quantity = outcomes.quantity + excluded.quantity",
             value_rows(1, chunk.len(), 6)
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
+        let mut args = Vec::with_capacity(chunk.len() * 6);
         for ((project_id, bucket, outcome, category, reason), quantity) in chunk {
-            q = q
-                .bind(*project_id)
-                .bind(*bucket)
-                .bind(*outcome)
-                .bind(*category)
-                .bind(*reason)
-                .bind(*quantity);
+            args.extend([
+                Val::Int(*project_id),
+                Val::Int(*bucket),
+                Val::Text(outcome),
+                Val::Text(category),
+                Val::Text(reason),
+                Val::Int(*quantity),
+            ]);
         }
-        q.execute(&mut *conn).await?;
+        conn.execute(&sql, &args).await?;
     }
     Ok(())
 }

@@ -3,8 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use sqlx::{AnyConnection, AssertSqlSafe, Row};
-
+use super::super::exec::{Exec, Positional, Val};
 use super::{Backend, ID_CHUNK, flag, json, placeholders, rows_per_statement, value_rows};
 use crate::Result;
 use crate::model::*;
@@ -12,7 +11,7 @@ use crate::model::*;
 /// When each release of the batch was first seen *before* this batch (`None`: it is new
 /// now), keyed by (project, version). New releases are recorded as a side effect.
 pub(super) async fn note_releases(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     candidates: &[(usize, &NewEvent)],
 ) -> Result<HashMap<(i64, String), Option<Millis>>> {
     // First arrival of each release in the batch, in a stable order.
@@ -33,13 +32,12 @@ pub(super) async fn note_releases(
              (VALUES {})",
             value_rows(1, chunk.len(), 2)
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for (project_id, version) in chunk {
-            q = q.bind(*project_id).bind(version.as_str());
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            let key = (row.try_get("project_id")?, row.try_get("version")?);
-            known.insert(key, Some(row.try_get("first_seen")?));
+        let args: Vec<Val> = chunk
+            .iter()
+            .flat_map(|(project_id, version)| [Val::Int(*project_id), Val::Text(version)])
+            .collect();
+        for row in conn.fetch(&sql, &args).await? {
+            known.insert((row.int(0)?, row.text(1)?), Some(row.int(2)?));
         }
     }
     let new: Vec<(&(i64, String), &Millis)> = wanted
@@ -52,11 +50,13 @@ pub(super) async fn note_releases(
              ON CONFLICT (project_id, version) DO NOTHING",
             value_rows(1, chunk.len(), 3)
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for ((project_id, version), at) in chunk {
-            q = q.bind(*project_id).bind(version.as_str()).bind(**at);
-        }
-        q.execute(&mut *conn).await?;
+        let args: Vec<Val> = chunk
+            .iter()
+            .flat_map(|((project_id, version), at)| {
+                [Val::Int(*project_id), Val::Text(version), Val::Int(**at)]
+            })
+            .collect();
+        conn.execute(&sql, &args).await?;
     }
     for (key, _) in new {
         known.insert(key.clone(), None);
@@ -66,7 +66,7 @@ pub(super) async fn note_releases(
 
 /// Current owners of the given hashes, keyed by (project, hash).
 async fn hash_owners(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     hashes: &[(i64, &str)],
 ) -> Result<HashMap<(i64, String), i64>> {
     let mut by_project: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
@@ -80,12 +80,10 @@ async fn hash_owners(
                 "SELECT hash, issue_id FROM group_hashes WHERE project_id = $1 AND hash IN ({})",
                 placeholders(2, chunk.len())
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(project_id);
-            for hash in chunk {
-                q = q.bind(*hash);
-            }
-            for row in q.fetch_all(&mut *conn).await? {
-                owners.insert((project_id, row.try_get("hash")?), row.try_get("issue_id")?);
+            let mut args = vec![Val::Int(project_id)];
+            args.extend(chunk.iter().map(|hash| Val::Text(hash)));
+            for row in conn.fetch(&sql, &args).await? {
+                owners.insert((project_id, row.text(0)?), row.int(1)?);
             }
         }
     }
@@ -97,7 +95,7 @@ async fn hash_owners(
 /// hashes then point at its issue; hashes owned elsewhere stay: the first owner keeps a
 /// hash. Returns the issue per batch index.
 pub(super) async fn assign_issues(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     backend: Backend,
     candidates: &[(usize, &NewEvent)],
     results: &mut [EventWriteResult],
@@ -141,11 +139,13 @@ pub(super) async fn assign_issues(
              ON CONFLICT (project_id, hash) DO NOTHING",
             value_rows(1, chunk.len(), 3)
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for (project_id, hash, issue_id) in chunk {
-            q = q.bind(*project_id).bind(*hash).bind(*issue_id);
-        }
-        q.execute(&mut *conn).await?;
+        let args: Vec<Val> = chunk
+            .iter()
+            .flat_map(|(project_id, hash, issue_id)| {
+                [Val::Int(*project_id), Val::Text(hash), Val::Int(*issue_id)]
+            })
+            .collect();
+        conn.execute(&sql, &args).await?;
     }
     // SQLite has one writer, so nobody can have claimed a hash since we looked.
     if backend == Backend::Postgres && !created.is_empty() {
@@ -157,7 +157,7 @@ pub(super) async fn assign_issues(
 /// Another PostgreSQL node may have created an issue for one of our new issues' hashes
 /// since we looked. Its issue wins: our hashes move over and the empty issue goes.
 async fn merge_lost_races(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     candidates: &[(usize, &NewEvent)],
     created: &[i64],
     assigned: &mut HashMap<usize, i64>,
@@ -185,14 +185,12 @@ async fn merge_lost_races(
         }
     }
     for (lost, winner) in &winners {
-        sqlx::query("UPDATE group_hashes SET issue_id = $1 WHERE issue_id = $2")
-            .bind(*winner)
-            .bind(*lost)
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query("DELETE FROM issues WHERE id = $1")
-            .bind(*lost)
-            .execute(&mut *conn)
+        conn.execute(
+            "UPDATE group_hashes SET issue_id = $1 WHERE issue_id = $2",
+            &[Val::Int(*winner), Val::Int(*lost)],
+        )
+        .await?;
+        conn.execute("DELETE FROM issues WHERE id = $1", &[Val::Int(*lost)])
             .await?;
     }
     for (index, _) in candidates {
@@ -207,27 +205,30 @@ async fn merge_lost_races(
 
 /// Creates an issue from its first event. Counters start at zero; the batch's counter
 /// update then counts the event like any other.
-async fn create_issue(conn: &mut AnyConnection, ev: &NewEvent) -> Result<i64> {
-    let row = sqlx::query(
-        "INSERT INTO issues (project_id, title, culprit, message, level, event_type, metadata, \
+async fn create_issue(conn: &mut impl Exec, ev: &NewEvent) -> Result<i64> {
+    let metadata = json(&ev.metadata)?;
+    let rows = conn
+        .fetch(
+            "INSERT INTO issues (project_id, title, culprit, message, level, event_type, metadata, \
          status, first_seen, last_seen, first_release, last_release, times_seen, user_count, \
          unhandled, is_regression, grouping_config, primary_hash) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'unresolved', $8, $8, $9, $9, 0, 0, $10, 0, $11, $12) \
          RETURNING id",
-    )
-    .bind(ev.project_id)
-    .bind(ev.title.as_str())
-    .bind(ev.culprit.as_str())
-    .bind(ev.message.as_str())
-    .bind(ev.level.as_str())
-    .bind(ev.event_type.as_str())
-    .bind(json(&ev.metadata)?)
-    .bind(ev.timestamp)
-    .bind(ev.release.as_deref())
-    .bind(flag(ev.unhandled))
-    .bind(ev.grouping_config.as_str())
-    .bind(ev.hashes.first().map(String::as_str).unwrap_or_default())
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(row.try_get("id")?)
+            &[
+                Val::Int(ev.project_id),
+                Val::Text(&ev.title),
+                Val::Text(&ev.culprit),
+                Val::Text(&ev.message),
+                Val::Text(&ev.level),
+                Val::Text(&ev.event_type),
+                Val::Text(&metadata),
+                Val::Int(ev.timestamp),
+                Val::OptText(ev.release.as_deref()),
+                Val::Int(flag(ev.unhandled)),
+                Val::Text(&ev.grouping_config),
+                Val::Text(ev.hashes.first().map(String::as_str).unwrap_or_default()),
+            ],
+        )
+        .await?;
+    rows.first().ok_or(crate::StoreError::NotFound)?.int(0)
 }

@@ -9,11 +9,11 @@
 mod counters;
 mod extras;
 mod grouping;
+mod sessions;
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{AnyConnection, AssertSqlSafe, Row};
-
+use super::exec::{Exec, Positional, Val};
 use super::{Backend, ID_CHUNK, flag, placeholders, rows_per_statement, value_rows};
 use crate::Result;
 use crate::model::*;
@@ -27,11 +27,22 @@ pub(super) struct Fresh<'a> {
 }
 
 pub(in crate::sql) async fn write_batch(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     backend: Backend,
     batch: &Batch,
 ) -> Result<Vec<EventWriteResult>> {
-    let live = live_projects(conn, batch).await?;
+    let live = live_projects(
+        conn,
+        batch
+            .events
+            .iter()
+            .map(|e| e.project_id)
+            .chain(batch.attachments.iter().map(|a| a.project_id))
+            .chain(batch.raw_items.iter().map(|i| i.project_id))
+            .chain(batch.outcomes.iter().map(|o| o.project_id))
+            .chain(batch.sessions.iter().map(|s| s.project_id)),
+    )
+    .await?;
     let mut results: Vec<EventWriteResult> = batch
         .events
         .iter()
@@ -52,21 +63,17 @@ pub(in crate::sql) async fn write_batch(
         counters::apply(conn, backend, &fresh, &release_first_seen, &mut results).await?;
     }
     extras::write(conn, batch, &live).await?;
-    super::sessions::write_sessions(conn, &batch.sessions).await?;
+    sessions::write(conn, &batch.sessions, &live).await?;
     Ok(results)
 }
 
-/// The batch's projects that still exist. Writing for a deleted project would violate a
-/// foreign key and fail the whole batch forever, so such items are dropped instead.
-async fn live_projects(conn: &mut AnyConnection, batch: &Batch) -> Result<HashSet<i64>> {
-    let wanted: HashSet<i64> = batch
-        .events
-        .iter()
-        .map(|e| e.project_id)
-        .chain(batch.attachments.iter().map(|a| a.project_id))
-        .chain(batch.raw_items.iter().map(|i| i.project_id))
-        .chain(batch.outcomes.iter().map(|o| o.project_id))
-        .collect();
+/// Which of the batch's projects still exist. Writing for a deleted project would violate
+/// a foreign key and fail the whole batch forever, so such items are dropped instead.
+async fn live_projects(
+    conn: &mut impl Exec,
+    project_ids: impl Iterator<Item = i64>,
+) -> Result<HashSet<i64>> {
+    let wanted: HashSet<i64> = project_ids.collect();
     if wanted.is_empty() {
         return Ok(wanted);
     }
@@ -75,15 +82,13 @@ async fn live_projects(conn: &mut AnyConnection, batch: &Batch) -> Result<HashSe
         "SELECT id FROM projects WHERE id IN ({})",
         placeholders(1, wanted.len())
     );
-    let mut q = sqlx::query(AssertSqlSafe(sql));
-    for id in &wanted {
-        q = q.bind(*id);
-    }
-    let found = q.fetch_all(&mut *conn).await?;
-    let live = found
+    let args: Vec<Val> = wanted.iter().map(|id| Val::Int(*id)).collect();
+    let live = conn
+        .fetch(&sql, &args)
+        .await?
         .iter()
-        .map(|r| r.try_get::<i64, _>("id"))
-        .collect::<Result<HashSet<_>, _>>()?;
+        .map(|r| r.int(0))
+        .collect::<Result<HashSet<_>>>()?;
     for id in wanted.iter().filter(|id| !live.contains(id)) {
         tracing::warn!(
             project_id = id,
@@ -96,7 +101,7 @@ async fn live_projects(conn: &mut AnyConnection, batch: &Batch) -> Result<HashSe
 /// Events of live projects whose id is neither stored already nor repeated earlier in
 /// the batch; the others are marked duplicates. Returns `(index, event)` in batch order.
 async fn new_events<'a>(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     batch: &'a Batch,
     live: &HashSet<i64>,
     results: &mut [EventWriteResult],
@@ -115,12 +120,10 @@ async fn new_events<'a>(
                 "SELECT event_id FROM events WHERE project_id = $1 AND event_id IN ({})",
                 placeholders(2, chunk.len())
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(project_id);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for row in q.fetch_all(&mut *conn).await? {
-                stored.insert((project_id, row.try_get("event_id")?));
+            let mut args = vec![Val::Int(project_id)];
+            args.extend(chunk.iter().map(|id| Val::Text(id)));
+            for row in conn.fetch(&sql, &args).await? {
+                stored.insert((project_id, row.text(0)?));
             }
         }
     }
@@ -146,7 +149,7 @@ const EVENT_COLUMNS: usize = 21;
 /// rows went in: a row another node stored in the meantime is a duplicate, and only
 /// inserted rows are counted on their issues.
 async fn insert_events<'a>(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     candidates: &[(usize, &'a NewEvent)],
     assigned: &HashMap<usize, i64>,
     results: &mut [EventWriteResult],
@@ -164,34 +167,35 @@ async fn insert_events<'a>(
             .iter()
             .map(|(_, ev)| Ok([json(&ev.metadata)?, json(&ev.tags)?, json(&ev.hashes)?]))
             .collect::<Result<_>>()?;
-        let mut q = sqlx::query(AssertSqlSafe(sql));
+        let mut args = Vec::with_capacity(chunk.len() * EVENT_COLUMNS);
         for ((index, ev), [metadata, tags, hashes]) in chunk.iter().zip(&encoded) {
-            q = q
-                .bind(ev.project_id)
-                .bind(ev.event_id.as_str())
-                .bind(assigned[index])
-                .bind(ev.timestamp)
-                .bind(ev.received_at)
-                .bind(ev.level.as_str())
-                .bind(ev.platform.as_str())
-                .bind(ev.event_type.as_str())
-                .bind(ev.release.as_deref())
-                .bind(ev.environment.as_deref())
-                .bind(ev.title.as_str())
-                .bind(ev.culprit.as_str())
-                .bind(ev.message.as_str())
-                .bind(metadata.as_str())
-                .bind(tags.as_str())
-                .bind(ev.user_key.as_deref())
-                .bind(ev.trace_id.as_deref())
-                .bind(flag(ev.unhandled))
-                .bind(ev.grouping_config.as_str())
-                .bind(hashes.as_str())
-                .bind(ev.payload.as_slice());
+            args.extend([
+                Val::Int(ev.project_id),
+                Val::Text(&ev.event_id),
+                Val::Int(assigned[index]),
+                Val::Int(ev.timestamp),
+                Val::Int(ev.received_at),
+                Val::Text(&ev.level),
+                Val::Text(&ev.platform),
+                Val::Text(&ev.event_type),
+                Val::OptText(ev.release.as_deref()),
+                Val::OptText(ev.environment.as_deref()),
+                Val::Text(&ev.title),
+                Val::Text(&ev.culprit),
+                Val::Text(&ev.message),
+                Val::Text(metadata),
+                Val::Text(tags),
+                Val::OptText(ev.user_key.as_deref()),
+                Val::OptText(ev.trace_id.as_deref()),
+                Val::Int(flag(ev.unhandled)),
+                Val::Text(&ev.grouping_config),
+                Val::Text(hashes),
+                Val::Blob(&ev.payload),
+            ]);
         }
         let mut inserted: HashSet<(i64, String)> = HashSet::new();
-        for row in q.fetch_all(&mut *conn).await? {
-            inserted.insert((row.try_get("project_id")?, row.try_get("event_id")?));
+        for row in conn.fetch(&sql, &args).await? {
+            inserted.insert((row.int(0)?, row.text(1)?));
         }
         for (index, ev) in chunk {
             if inserted.contains(&(ev.project_id, ev.event_id.clone())) {
