@@ -90,6 +90,9 @@ status=0
 SEXTANT_BENCH_API_TOKEN="$TOKEN" "$SEXTANT" bench --dsn "$DSN" --events "$EVENTS" \
   --concurrency "$CONCURRENCY" --label "sextant-$("$SEXTANT" --version | cut -d' ' -f2)-$BACKEND" \
   --server-pid "$SERVER" --json "$OUT" "${EXTRA[@]}" || status=$?
+if [[ $KEEP == 1 ]]; then
+  curl -sf "http://127.0.0.1:$PORT/metrics" >"$WORK/metrics.txt" || true
+fi
 if grep -E -q " (ERROR|WARN) " "$WORK/server.log"; then
   echo "server log warnings/errors (first 10):" >&2
   grep -E -m 10 " (ERROR|WARN) " "$WORK/server.log" >&2 || true

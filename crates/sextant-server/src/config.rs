@@ -138,6 +138,9 @@ impl Default for RateLimit {
 pub struct Pipeline {
     /// Inbox rows processed per transaction.
     pub batch_size: u32,
+    /// Batches processed at once. Two let one batch be parsed and grouped while another
+    /// is written, and use a second core.
+    pub processors: usize,
     /// Requests committed to the inbox per transaction, at most.
     pub commit_batch: usize,
     /// Requests waiting for the inbox writer before ingest answers 429.
@@ -151,6 +154,7 @@ impl Default for Pipeline {
     fn default() -> Self {
         Pipeline {
             batch_size: 256,
+            processors: 2,
             commit_batch: 512,
             max_pending: 4096,
             max_pending_bytes: 256 << 20,

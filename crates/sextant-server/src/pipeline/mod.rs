@@ -115,7 +115,7 @@ impl PipelineHandle {
 /// The running background tasks. `shutdown` drains them.
 pub struct Pipeline {
     writer: JoinHandle<()>,
-    processor: JoinHandle<()>,
+    processors: Vec<JoinHandle<()>>,
     stop: watch::Sender<bool>,
 }
 
@@ -137,14 +137,18 @@ impl Pipeline {
             notify.clone(),
             metrics.clone(),
         ));
-        let processor = tokio::spawn(processor::run(
-            store,
-            config.batch_size.max(1),
-            notify,
-            stop_rx,
-            metrics.clone(),
-            live,
-        ));
+        let processors = (0..config.processors.max(1))
+            .map(|_| {
+                tokio::spawn(processor::run(
+                    store.clone(),
+                    config.batch_size.max(1),
+                    notify.clone(),
+                    stop_rx.clone(),
+                    metrics.clone(),
+                    live.clone(),
+                ))
+            })
+            .collect();
         let handle = PipelineHandle {
             tx,
             admission: Arc::new(Admission::new(
@@ -157,7 +161,7 @@ impl Pipeline {
         (
             Pipeline {
                 writer,
-                processor,
+                processors,
                 stop,
             },
             handle,
@@ -165,14 +169,16 @@ impl Pipeline {
     }
 
     /// Waits for the writer to commit what it was given (it ends when every handle is
-    /// dropped), then lets the processor empty the inbox and stop.
+    /// dropped), then lets the processors empty the inbox and stop.
     pub async fn shutdown(self) {
         if let Err(err) = self.writer.await {
             tracing::error!(error = %err, "inbox writer ended abnormally");
         }
         let _ = self.stop.send(true);
-        if let Err(err) = self.processor.await {
-            tracing::error!(error = %err, "processor ended abnormally");
+        for processor in self.processors {
+            if let Err(err) = processor.await {
+                tracing::error!(error = %err, "processor ended abnormally");
+            }
         }
     }
 }

@@ -12,6 +12,11 @@ use crate::metrics::Metrics;
 
 /// How often an idle processor looks for rows written by other nodes.
 const IDLE_POLL: Duration = Duration::from_millis(500);
+/// After a partial batch, how long to let the inbox fill before claiming again. Under a
+/// steady stream this turns many tiny batches, each paying a transaction and a turn of the
+/// single SQLite writer, into fewer larger ones; an idle processor still claims a lone
+/// event the moment it is committed.
+const LINGER: Duration = Duration::from_millis(20);
 /// Pause after a storage error before trying again.
 const ERROR_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -60,6 +65,12 @@ pub(super) async fn run(
                     "processed batch"
                 );
                 super::notice::publish(&live, store.as_ref(), &report.events).await;
+                if report.rows < batch_size as usize && !*stop.borrow() {
+                    tokio::select! {
+                        _ = tokio::time::sleep(LINGER) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
             }
             Ok(_) => {
                 if *stop.borrow() {

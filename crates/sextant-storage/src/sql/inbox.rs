@@ -75,17 +75,33 @@ impl SqlStore {
     }
 
     /// SQLite has one writer. The rows are read on a reader connection, so the CPU work
-    /// of `process` runs without holding it and inbox commits (the acknowledgements) go
-    /// on meanwhile; the write transaction then deletes exactly the rows it read, or fails
-    /// if another process got there first.
+    /// of `process` runs without holding it and inbox commits (the acknowledgements), and
+    /// other batches' writes, go on meanwhile; the write transaction then deletes exactly
+    /// the rows it read, or fails if another process got there first.
     async fn process_lite(
         &self,
         lite: &Lite,
         limit: u32,
         process: &ProcessFn<'_>,
     ) -> Result<ProcessReport> {
-        let claim = format!("SELECT {INBOX_COLUMNS} FROM inbox ORDER BY id LIMIT $1");
-        let rows = lite.read(|conn| run_ready(claim_rows(&mut LiteConn(conn), &claim, limit)))?;
+        let (rows, claim) = lite.claim(
+            |conn, skip| {
+                let mut sql = format!("SELECT {INBOX_COLUMNS} FROM inbox WHERE 1 = 1");
+                let mut args = vec![Val::Int(i64::from(limit))];
+                for (from, to) in skip {
+                    sql.push_str(&format!(
+                        " AND id NOT BETWEEN ${} AND ${}",
+                        args.len() + 1,
+                        args.len() + 2
+                    ));
+                    args.extend([Val::Int(*from), Val::Int(*to)]);
+                }
+                sql.push_str(" ORDER BY id LIMIT $1");
+                let claimed = run_ready(LiteConn(conn).fetch(&sql, &args))?;
+                claimed.iter().map(rows::inbox_row).collect()
+            },
+            |row| row.id,
+        )?;
         if rows.is_empty() {
             return Ok(ProcessReport::default());
         }
@@ -93,25 +109,28 @@ impl SqlStore {
         let ids = ids(&rows);
         drop(rows);
         let _gate = self.writer.acquire().await?;
-        lite.write(move |conn| {
-            // An acknowledged request is durable once its inbox commit is fsynced (FULL).
-            // The processing transaction needs no fsync of its own: in WAL mode a lost
-            // tail loses the events together with the deletion of their inbox rows, which
-            // are then simply processed again, and the next FULL commit syncs everything
-            // before it anyway.
-            conn.execute_batch("PRAGMA synchronous = NORMAL")?;
-            let result = lite::transaction(conn, |conn| {
-                run_ready(write_and_delete(
-                    &mut LiteConn(conn),
-                    Backend::Sqlite,
-                    &ids,
-                    &batch,
-                ))
-            });
-            conn.execute_batch("PRAGMA synchronous = FULL")?;
-            result
-        })
-        .await
+        let report = lite
+            .write(move |conn| {
+                // An acknowledged request is durable once its inbox commit is fsynced (FULL).
+                // The processing transaction needs no fsync of its own: in WAL mode a lost
+                // tail loses the events together with the deletion of their inbox rows, which
+                // are then simply processed again, and the next FULL commit syncs everything
+                // before it anyway.
+                conn.execute_batch("PRAGMA synchronous = NORMAL")?;
+                let result = lite::transaction(conn, |conn| {
+                    run_ready(write_and_delete(
+                        &mut LiteConn(conn),
+                        Backend::Sqlite,
+                        &ids,
+                        &batch,
+                    ))
+                });
+                conn.execute_batch("PRAGMA synchronous = FULL")?;
+                result
+            })
+            .await;
+        drop(claim);
+        report
     }
 
     /// An in-memory database has a single connection, which does everything in turn.

@@ -19,6 +19,14 @@ use crate::{Result, StoreError};
 /// property of the file and already WAL.
 const PRAGMAS: &str =
     "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16000;";
+/// The writer's own settings. Statement journals (the undo log of each multi-row
+/// statement) stay in memory instead of a temporary file. Checkpoints are the
+/// checkpointer thread's job; the writer checkpoints only if the log grows far beyond
+/// what that thread keeps up with.
+const WRITER_PRAGMAS: &str = "PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 16000;";
+/// Checkpoints run at most this often while writes go on, each copying what the log
+/// gathered meanwhile into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const STATEMENT_CACHE: usize = 128;
 /// Idle reader connections kept for reuse.
@@ -30,6 +38,25 @@ pub(crate) struct Lite {
     path: PathBuf,
     jobs: mpsc::Sender<Job>,
     readers: Mutex<Vec<Connection>>,
+    /// Id ranges of inbox rows claimed by batches still being processed, so concurrent
+    /// processors in this process never take the same rows.
+    claims: Mutex<Vec<(i64, i64)>>,
+}
+
+/// Inbox rows being processed; their range is released when this is dropped, whether
+/// the batch was stored or failed (its rows are then claimed again).
+pub(crate) struct Claim<'a> {
+    lite: &'a Lite,
+    range: (i64, i64),
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let mut claims = self.lite.claims.lock().expect("claims lock");
+        if let Some(at) = claims.iter().position(|r| *r == self.range) {
+            claims.swap_remove(at);
+        }
+    }
 }
 
 fn connect(path: &PathBuf) -> Result<Connection> {
@@ -47,20 +74,48 @@ impl Lite {
     /// Opens the writer thread's connection for an existing, migrated database file.
     pub(crate) fn open(path: PathBuf) -> Result<Lite> {
         let mut writer = connect(&path)?;
+        writer.execute_batch(WRITER_PRAGMAS)?;
+        let checkpointer = connect(&path)?;
+        let (kick, kicked) = mpsc::sync_channel::<()>(1);
         let (jobs, queue) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("sextant-sqlite-writer".into())
-            .spawn(move || {
+        let spawn = |name: &str, run: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(run)
+                .map_err(|e| StoreError::Backend(format!("cannot start {name}: {e}")))
+        };
+        spawn(
+            "sextant-sqlite-writer",
+            Box::new(move || {
                 // Ends when the store, and with it the sender, is dropped.
                 for job in queue {
                     job(&mut writer);
+                    // A kick already waiting covers this commit too.
+                    let _ = kick.try_send(());
                 }
-            })
-            .map_err(|e| StoreError::Backend(format!("cannot start the SQLite writer: {e}")))?;
+            }),
+        )?;
+        spawn(
+            "sextant-sqlite-checkpointer",
+            Box::new(move || {
+                // Ends with the writer thread, which holds the only sender.
+                while kicked.recv().is_ok() {
+                    // PASSIVE never blocks the writer: it copies the frames no reader
+                    // still needs, and the log restarts from the top once all are copied.
+                    let done =
+                        checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    if let Err(err) = done {
+                        tracing::warn!(error = %err, "SQLite checkpoint failed");
+                    }
+                    std::thread::sleep(CHECKPOINT_INTERVAL);
+                }
+            }),
+        )?;
         Ok(Lite {
             path,
             jobs,
             readers: Mutex::new(Vec::new()),
+            claims: Mutex::new(Vec::new()),
         })
     }
 
@@ -95,6 +150,27 @@ impl Lite {
             idle.push(conn);
         }
         result
+    }
+}
+
+impl Lite {
+    /// Reads the next inbox rows not claimed by another batch and claims them. `read`
+    /// gets the id ranges to skip. Rows are numbered in insertion order and a new row
+    /// always gets an id above every existing one, so a claimed range holds only the
+    /// rows that were read for it.
+    pub(crate) fn claim<T>(
+        &self,
+        read: impl FnOnce(&mut Connection, &[(i64, i64)]) -> Result<Vec<T>>,
+        id_of: impl Fn(&T) -> i64,
+    ) -> Result<(Vec<T>, Option<Claim<'_>>)> {
+        let mut claims = self.claims.lock().expect("claims lock");
+        let rows = self.read(|conn| read(conn, &claims))?;
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+            return Ok((rows, None));
+        };
+        let range = (id_of(first), id_of(last));
+        claims.push(range);
+        Ok((rows, Some(Claim { lite: self, range })))
     }
 }
 

@@ -203,19 +203,36 @@ pub(crate) fn flag(b: bool) -> i64 {
 /// `$start, $start+1, …` for `n` values: the dynamic queries build their placeholders by
 /// hand because `QueryBuilder<Any>` emits `?`, which PostgreSQL rejects.
 pub(crate) fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut sql = String::with_capacity(n * 6);
+    push_placeholders(&mut sql, start, n);
+    sql
 }
 
 /// `($s, …, $s+cols-1), (…)` for `rows` rows: multi-row `VALUES` lists, so one statement
 /// writes a whole batch instead of paying the driver's per-statement cost per row.
 pub(crate) fn value_rows(start: usize, rows: usize, cols: usize) -> String {
-    (0..rows)
-        .map(|r| format!("({})", placeholders(start + r * cols, cols)))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut sql = String::with_capacity(rows * (cols * 6 + 4));
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        push_placeholders(&mut sql, start + r * cols, cols);
+        sql.push(')');
+    }
+    sql
+}
+
+/// Built on the hot path for every batch statement, hence no `format!` per number.
+fn push_placeholders(sql: &mut String, start: usize, n: usize) {
+    use std::fmt::Write;
+    for i in start..start + n {
+        if i > start {
+            sql.push_str(", ");
+        }
+        sql.push('$');
+        let _ = write!(sql, "{i}");
+    }
 }
 
 /// Bind parameters per multi-row statement. Far below both backends' limits on purpose:
