@@ -133,6 +133,28 @@ fn compress_event_reused_context(bencher: Bencher, name: &str) {
         });
 }
 
+/// Speed of the zstd levels considered for inbox bodies and stored payloads, on the
+/// 23 KiB event (the ratio is printed once per level, for the trade-off).
+#[divan::bench(args = [-5, -1, 1, 3])]
+fn compress_levels_django(bencher: Bencher, level: i32) {
+    let json = payload("django-23k");
+    let mut compressor = zstd::bulk::Compressor::new(level).expect("zstd context");
+    let packed = compressor.compress(&json).expect("zstd into memory");
+    eprintln!(
+        "zstd level {level}: {} -> {} bytes ({:.1}x)",
+        json.len(),
+        packed.len(),
+        json.len() as f64 / packed.len() as f64
+    );
+    bencher
+        .counter(BytesCount::of_slice(&json))
+        .bench_local(|| {
+            compressor
+                .compress(black_box(&json))
+                .expect("zstd into memory")
+        });
+}
+
 fn row(id: i64, body: Vec<u8>) -> InboxRow {
     InboxRow {
         id,

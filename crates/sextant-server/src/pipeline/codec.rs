@@ -12,12 +12,15 @@ const INBOX_LEVEL: i32 = 1;
 const PAYLOAD_LEVEL: i32 = 3;
 /// Bodies smaller than this are stored as they are.
 const MIN_PACKED: usize = 512;
+/// Above any body ingest accepts; a frame claiming more is decoded as a stream.
+const MAX_UNPACKED: u64 = 1 << 30;
 /// Every zstd frame starts with this; an envelope never does (it starts with JSON).
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
 thread_local! {
     static INBOX: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
     static PAYLOAD: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
+    static UNPACK: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
 }
 
 fn compress_with(
@@ -46,10 +49,23 @@ pub fn pack_inbox(body: &[u8]) -> Vec<u8> {
 
 /// The envelope bytes of an inbox body, packed or not.
 pub fn unpack_inbox(stored: &[u8]) -> std::io::Result<Cow<'_, [u8]>> {
-    if stored.starts_with(&ZSTD_MAGIC) {
-        zstd::stream::decode_all(stored).map(Cow::Owned)
-    } else {
-        Ok(Cow::Borrowed(stored))
+    if !stored.starts_with(&ZSTD_MAGIC) {
+        return Ok(Cow::Borrowed(stored));
+    }
+    // `pack_inbox` records the original size in the frame, so the output is allocated
+    // once and the thread's decompression context reused.
+    match zstd::zstd_safe::get_frame_content_size(stored) {
+        Ok(Some(size)) if size <= MAX_UNPACKED => UNPACK.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            let decompressor = match cell.as_mut() {
+                Some(d) => d,
+                None => cell.insert(zstd::bulk::Decompressor::new()?),
+            };
+            decompressor
+                .decompress(stored, size as usize)
+                .map(Cow::Owned)
+        }),
+        _ => zstd::stream::decode_all(stored).map(Cow::Owned),
     }
 }
 

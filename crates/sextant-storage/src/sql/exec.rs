@@ -109,7 +109,25 @@ pub(crate) trait Exec: Send {
 
     /// Returns the number of rows changed.
     fn execute(&mut self, sql: &str, args: &[Val<'_>]) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Bind parameters per multi-row statement on this connection.
+    fn param_budget(&self) -> usize;
+
+    /// Rows per multi-row statement of `cols` columns.
+    fn rows_per_statement(&self, cols: usize) -> usize {
+        (self.param_budget() / cols).max(1)
+    }
 }
+
+/// sqlx's SQLite driver resolves each parameter's name when binding, at a cost that grows
+/// with the list, so mid-sized statements beat huge ones there (in-memory databases).
+const SQLX_SQLITE_PARAMS: usize = 240;
+/// On PostgreSQL each statement is a round trip: fewer, larger ones (the protocol allows
+/// 65,535 parameters).
+const POSTGRES_PARAMS: usize = 4_000;
+/// rusqlite binds by position; the budget only bounds how many distinct statement texts
+/// (one per chunk size) the statement cache must hold.
+const LITE_PARAMS: usize = 240;
 
 fn bind_any<'q>(
     sql: &str,
@@ -128,6 +146,14 @@ fn bind_any<'q>(
 }
 
 impl Exec for AnyConnection {
+    fn param_budget(&self) -> usize {
+        if self.backend_name().eq_ignore_ascii_case("postgresql") {
+            POSTGRES_PARAMS
+        } else {
+            SQLX_SQLITE_PARAMS
+        }
+    }
+
     async fn fetch(&mut self, sql: &str, args: &[Val<'_>]) -> Result<Vec<DbRow>> {
         let rows = bind_any(sql, args).fetch_all(&mut *self).await?;
         Ok(rows.into_iter().map(DbRow::Any).collect())
@@ -163,6 +189,10 @@ impl LiteConn<'_> {
 }
 
 impl Exec for LiteConn<'_> {
+    fn param_budget(&self) -> usize {
+        LITE_PARAMS
+    }
+
     async fn fetch(&mut self, sql: &str, args: &[Val<'_>]) -> Result<Vec<DbRow>> {
         let mut stmt = self.prepare(sql, args)?;
         let width = stmt.column_count();

@@ -30,6 +30,11 @@ impl SqlStore {
                 })
                 .await;
         }
+        if entries.len() <= ENQUEUE_ROWS {
+            // One statement is atomic on its own: no BEGIN and COMMIT round trips.
+            let mut conn = self.writer.acquire().await?;
+            return insert_entries(&mut *conn, entries).await;
+        }
         let mut tx = self.writer.begin().await?;
         let ids = insert_entries(&mut *tx, entries).await?;
         tx.commit().await?;
@@ -69,6 +74,10 @@ impl SqlStore {
             return Ok(ProcessReport::default());
         }
         let batch = process(&rows);
+        // Concurrent processors of this node parse and group in parallel but write one at
+        // a time: two batches touching the same issues, tags and users would otherwise
+        // lock rows in opposite orders and deadlock.
+        let _turn = self.batch_writes.lock().await;
         let report = write_and_delete(&mut *tx, Backend::Postgres, &ids(&rows), &batch).await?;
         tx.commit().await?;
         Ok(report)

@@ -43,6 +43,8 @@ pub(crate) struct SqlStore {
     /// lookups run on direct connections. Its writes happen while holding the `writer`
     /// connection, which keeps one writer at a time within the process.
     lite: Option<lite::Lite>,
+    /// Batch writes of this process take turns on PostgreSQL (see `process_postgres`).
+    batch_writes: tokio::sync::Mutex<()>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -149,6 +151,7 @@ async fn open_sqlite(url: &str) -> Result<SqlStore> {
             writer: one.clone(),
             reader: one,
             lite: None,
+            batch_writes: tokio::sync::Mutex::new(()),
         });
     }
 
@@ -167,6 +170,7 @@ async fn open_sqlite(url: &str) -> Result<SqlStore> {
         writer,
         reader,
         lite: Some(lite),
+        batch_writes: tokio::sync::Mutex::new(()),
     })
 }
 
@@ -184,6 +188,7 @@ async fn open_postgres(url: &str) -> Result<SqlStore> {
         writer: pool.clone(),
         reader: pool,
         lite: None,
+        batch_writes: tokio::sync::Mutex::new(()),
     })
 }
 
@@ -233,16 +238,6 @@ fn push_placeholders(sql: &mut String, start: usize, n: usize) {
         sql.push('$');
         let _ = write!(sql, "{i}");
     }
-}
-
-/// Bind parameters per multi-row statement. Far below both backends' limits on purpose:
-/// sqlx's SQLite driver resolves each parameter's name when binding, which costs more per
-/// parameter the longer the list, so several mid-sized statements beat one huge one.
-const ROW_PARAMS: usize = 240;
-
-/// Rows per multi-row statement.
-pub(crate) fn rows_per_statement(cols: usize) -> usize {
-    (ROW_PARAMS / cols).max(1)
 }
 
 /// A value bound to a dynamically built query.
@@ -311,6 +306,14 @@ mod tests {
             assert_eq!(pragma(pool, "foreign_keys").await, "1");
             assert_eq!(pragma(pool, "busy_timeout").await, "5000");
         }
+    }
+
+    #[test]
+    fn placeholder_lists_number_from_the_start() {
+        assert_eq!(placeholders(3, 3), "$3, $4, $5");
+        assert_eq!(placeholders(1, 0), "");
+        assert_eq!(value_rows(2, 2, 2), "($2, $3), ($4, $5)");
+        assert_eq!(value_rows(9, 1, 3), "($9, $10, $11)");
     }
 
     #[tokio::test]

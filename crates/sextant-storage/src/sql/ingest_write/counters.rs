@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::super::exec::{Exec, Positional, Val};
-use super::{Backend, Fresh, ID_CHUNK, flag, json, placeholders, rows_per_statement, value_rows};
+use super::{Backend, Fresh, ID_CHUNK, flag, json, placeholders, value_rows};
 use crate::Result;
 use crate::model::*;
 
@@ -127,7 +127,7 @@ async fn count_users(conn: &mut impl Exec, fresh: &[Fresh<'_>]) -> Result<HashMa
     pairs.sort_unstable();
     pairs.dedup();
     let mut new_users: HashMap<i64, i64> = HashMap::new();
-    for chunk in pairs.chunks(rows_per_statement(2)) {
+    for chunk in pairs.chunks(conn.rows_per_statement(2)) {
         let sql = format!(
             "INSERT INTO issue_users (issue_id, user_key) VALUES {} ON CONFLICT DO NOTHING \
              RETURNING issue_id",
@@ -244,7 +244,7 @@ async fn count_tags(conn: &mut impl Exec, fresh: &[Fresh<'_>]) -> Result<()> {
         }
     }
     let rows: Vec<_> = counts.into_iter().collect();
-    for chunk in rows.chunks(rows_per_statement(6)) {
+    for chunk in rows.chunks(conn.rows_per_statement(6)) {
         let sql = format!(
             "INSERT INTO issue_tags (issue_id, tag_key, tag_value, times_seen, first_seen, last_seen) \
              VALUES {} \

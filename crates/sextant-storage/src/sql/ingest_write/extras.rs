@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use super::super::exec::{Exec, Val};
 use super::super::now_ms;
-use super::{rows_per_statement, value_rows};
+use super::value_rows;
 use crate::Result;
 use crate::model::*;
 
@@ -17,7 +17,7 @@ pub(super) async fn write(conn: &mut impl Exec, batch: &Batch, live: &HashSet<i6
         .iter()
         .filter(|a| live.contains(&a.project_id))
         .collect();
-    for chunk in attachments.chunks(BLOB_ROWS.min(rows_per_statement(8))) {
+    for chunk in attachments.chunks(BLOB_ROWS.min(conn.rows_per_statement(8))) {
         let sql = format!(
             "INSERT INTO attachments (project_id, event_id, name, content_type, attachment_type, \
              size, data, created_at) VALUES {}",
@@ -45,7 +45,7 @@ pub(super) async fn write(conn: &mut impl Exec, batch: &Batch, live: &HashSet<i6
         .iter()
         .filter(|i| live.contains(&i.project_id))
         .collect();
-    for chunk in raw.chunks(BLOB_ROWS.min(rows_per_statement(5))) {
+    for chunk in raw.chunks(BLOB_ROWS.min(conn.rows_per_statement(5))) {
         let sql = format!(
             "INSERT INTO raw_items (project_id, item_type, event_id, received_at, payload) VALUES {}",
             value_rows(1, chunk.len(), 5)
@@ -81,7 +81,7 @@ pub(super) async fn write(conn: &mut impl Exec, batch: &Batch, live: &HashSet<i6
             .or_default() += o.quantity;
     }
     let outcomes: Vec<_> = outcomes.into_iter().collect();
-    for chunk in outcomes.chunks(rows_per_statement(6)) {
+    for chunk in outcomes.chunks(conn.rows_per_statement(6)) {
         let sql = format!(
             "INSERT INTO outcomes (project_id, bucket, outcome, category, reason, quantity) VALUES {} \
              ON CONFLICT (project_id, bucket, outcome, category, reason) \

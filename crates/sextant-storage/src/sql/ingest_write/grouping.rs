@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::super::exec::{Exec, Positional, Val};
-use super::{Backend, ID_CHUNK, flag, json, placeholders, rows_per_statement, value_rows};
+use super::{Backend, ID_CHUNK, flag, json, placeholders, value_rows};
 use crate::Result;
 use crate::model::*;
 
@@ -44,7 +44,7 @@ pub(super) async fn note_releases(
         .iter()
         .filter(|(k, _)| !known.contains_key(*k))
         .collect();
-    for chunk in new.chunks(rows_per_statement(3)) {
+    for chunk in new.chunks(conn.rows_per_statement(3)) {
         let sql = format!(
             "INSERT INTO releases (project_id, version, first_seen) VALUES {} \
              ON CONFLICT (project_id, version) DO NOTHING",
@@ -133,7 +133,7 @@ pub(super) async fn assign_issues(
         assigned.insert(*index, issue_id);
         results[*index].issue_id = Some(issue_id);
     }
-    for chunk in claims.chunks(rows_per_statement(3)) {
+    for chunk in claims.chunks(conn.rows_per_statement(3)) {
         let sql = format!(
             "INSERT INTO group_hashes (project_id, hash, issue_id) VALUES {} \
              ON CONFLICT (project_id, hash) DO NOTHING",

@@ -14,7 +14,7 @@ mod sessions;
 use std::collections::{HashMap, HashSet};
 
 use super::exec::{Exec, Positional, Val};
-use super::{Backend, ID_CHUNK, flag, placeholders, rows_per_statement, value_rows};
+use super::{Backend, ID_CHUNK, flag, placeholders, value_rows};
 use crate::Result;
 use crate::model::*;
 
@@ -155,7 +155,7 @@ async fn insert_events<'a>(
     results: &mut [EventWriteResult],
 ) -> Result<Vec<Fresh<'a>>> {
     let mut fresh = Vec::with_capacity(candidates.len());
-    for chunk in candidates.chunks(rows_per_statement(EVENT_COLUMNS)) {
+    for chunk in candidates.chunks(conn.rows_per_statement(EVENT_COLUMNS)) {
         let sql = format!(
             "INSERT INTO events (project_id, event_id, issue_id, timestamp_ms, received_at, level, \
              platform, event_type, release_name, environment, title, culprit, message, metadata, \
