@@ -102,6 +102,38 @@ fn project_key_and_token_commands_work_while_the_server_runs() {
     );
 }
 
+/// Defaults, then `sextant.toml` in the working directory, then `SEXTANT_*` variables
+/// (`__` for nested keys, any case), each layer winning over the one before.
+#[test]
+fn configuration_layers_file_then_environment() {
+    let db = TestDb::new();
+    std::fs::write(
+        db.path().join("sextant.toml"),
+        "listen = \"127.0.0.1:9999\"\n[pipeline]\nmax_pending = 11\nbatch_size = 12\n",
+    )
+    .unwrap();
+    let output = std::process::Command::new(support::BIN)
+        .args(db.args())
+        .arg("show-config")
+        .env_remove("SEXTANT_DATABASE_URL")
+        .env("SEXTANT_PIPELINE__MAX_PENDING", "77")
+        .env("SEXTANT_LIMITS__MAX_EVENT_BYTES", "4096")
+        .current_dir(db.path())
+        .output()
+        .unwrap();
+    let config = stdout_json(&output);
+    assert_eq!(config["listen"], "127.0.0.1:9999", "from the file");
+    assert_eq!(config["pipeline"]["batch_size"], 12, "from the file");
+    assert_eq!(
+        config["pipeline"]["max_pending"], 77,
+        "the environment wins"
+    );
+    assert_eq!(
+        config["limits"]["max_event_bytes"], 4096,
+        "nested key from the environment"
+    );
+}
+
 #[test]
 fn help_lists_every_command() {
     let db = TestDb::new();

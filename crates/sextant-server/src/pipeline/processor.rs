@@ -20,13 +20,51 @@ const LINGER: Duration = Duration::from_millis(20);
 /// Pause after a storage error before trying again.
 const ERROR_BACKOFF: Duration = Duration::from_secs(1);
 
-/// Runs CPU-heavy work so that it does not stall the tasks queued behind it on this
-/// runtime worker (ingest requests waiting for their reply, among others): on a
-/// multi-threaded runtime the worker hands its queue to another thread first.
-fn off_the_runtime<T>(work: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
-        _ => work(),
+/// Nice value of the threads that process batches: acknowledgements (the request path)
+/// get the CPU first when both want it, and processing takes what is left.
+const PROCESSING_NICE: i32 = 5;
+
+/// Runs CPU-heavy batch work on a thread of its own at a lower priority. On a
+/// multi-threaded runtime the calling worker first hands its queue to another thread, so
+/// the tasks behind it (ingest requests waiting for their reply, among others) go on.
+fn off_the_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    let Ok(tokio::runtime::RuntimeFlavor::MultiThread) =
+        tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor())
+    else {
+        return work();
+    };
+    tokio::task::block_in_place(|| {
+        // Taken back to run here should no thread be available.
+        let work = std::sync::Mutex::new(Some(work));
+        let take = || work.lock().expect("work lock").take();
+        std::thread::scope(|scope| {
+            let worker = std::thread::Builder::new()
+                .name("sextant-process".into())
+                .spawn_scoped(scope, || {
+                    lower_priority();
+                    take().map(|work| work())
+                });
+            let done = match worker {
+                Ok(worker) => worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(_) => None,
+            };
+            match done {
+                Some(value) => value,
+                None => (take().expect("work not yet taken"))(),
+            }
+        })
+    })
+}
+
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // On Linux a thread id names one thread, so this leaves the rest of the process
+        // alone. Failing to lower it costs only latency, so the error is ignored.
+        let _ =
+            rustix::process::setpriority_process(Some(rustix::thread::gettid()), PROCESSING_NICE);
     }
 }
 

@@ -42,7 +42,7 @@ pub fn load(global: &GlobalArgs, serve: Option<&ServeArgs>) -> anyhow::Result<Co
     }
     let env = Env::prefixed("SEXTANT_").split("__").filter(|key| {
         let top = key.as_str().split('.').next().unwrap_or("");
-        KEYS.contains(&top)
+        KEYS.iter().any(|k| k.eq_ignore_ascii_case(top))
     });
     let mut config: Config = figment
         .merge(env)
