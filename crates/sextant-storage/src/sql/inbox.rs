@@ -78,6 +78,12 @@ impl SqlStore {
         // a time: two batches touching the same issues, tags and users would otherwise
         // lock rows in opposite orders and deadlock.
         let _turn = self.batch_writes.lock().await;
+        // As on SQLite, the processing commit needs no flush of its own: if it is lost in
+        // a crash, the deletion of its inbox rows is lost with it and they are processed
+        // again. Inbox commits (acknowledgements) keep the server's durable setting.
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
         let report = write_and_delete(&mut *tx, Backend::Postgres, &ids(&rows), &batch).await?;
         tx.commit().await?;
         Ok(report)

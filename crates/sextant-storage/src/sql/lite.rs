@@ -85,7 +85,7 @@ impl Lite {
                 .map_err(|e| StoreError::Backend(format!("cannot start {name}: {e}")))
         };
         spawn(
-            "sextant-sqlite-writer",
+            "sqlite-writer",
             Box::new(move || {
                 // Ends when the store, and with it the sender, is dropped.
                 for job in queue {
@@ -96,7 +96,7 @@ impl Lite {
             }),
         )?;
         spawn(
-            "sextant-sqlite-checkpointer",
+            "sqlite-checkpoint",
             Box::new(move || {
                 // Ends with the writer thread, which holds the only sender.
                 while kicked.recv().is_ok() {

@@ -1,6 +1,6 @@
 //! What new events do to their issues: lifecycle (regressions), distinct users, counters
-//! and "latest event" fields, and per-tag value counts. One statement per touched issue,
-//! and multi-row statements for users and tags.
+//! and "latest event" fields, and per-tag value counts. Multi-row statements throughout,
+//! counters included (`UPDATE … FROM (VALUES …)`).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -185,44 +185,82 @@ async fn bump_issues(
             delta.any_release = ev.release.as_deref();
         }
     }
-    for (issue_id, d) in deltas {
-        let newest = d.newest;
-        let metadata = json(&newest.metadata)?;
-        conn.execute(
-            "UPDATE issues SET \
-               times_seen = times_seen + $2, \
-               user_count = user_count + $3, \
-               unhandled = CASE WHEN $4 = 1 THEN 1 ELSE unhandled END, \
-               title = CASE WHEN $5 >= last_seen THEN $6 ELSE title END, \
-               culprit = CASE WHEN $5 >= last_seen THEN $7 ELSE culprit END, \
-               message = CASE WHEN $5 >= last_seen THEN $8 ELSE message END, \
-               metadata = CASE WHEN $5 >= last_seen THEN $9 ELSE metadata END, \
-               level = CASE WHEN $5 >= last_seen THEN $10 ELSE level END, \
-               last_release = CASE WHEN $5 >= last_seen AND $11 IS NOT NULL THEN $11 \
-                                   ELSE last_release END, \
-               first_release = CASE WHEN $12 < first_seen AND $13 IS NOT NULL THEN $13 \
-                                    ELSE COALESCE(first_release, $14) END, \
-               last_seen = CASE WHEN $5 > last_seen THEN $5 ELSE last_seen END, \
-               first_seen = CASE WHEN $12 < first_seen THEN $12 ELSE first_seen END \
-             WHERE id = $1",
-            &[
-                Val::Int(issue_id),
+    // One statement per chunk of issues: `UPDATE … FROM (VALUES …)`, whose columns are
+    // `column1…` on both backends. The casts type the parameters for PostgreSQL.
+    const COLS: usize = 14;
+    let rows: Vec<(i64, IssueDelta<'_>, String)> = deltas
+        .into_iter()
+        .map(|(id, d)| Ok((id, json(&d.newest.metadata)?, d)))
+        .map(|r: Result<(i64, String, IssueDelta<'_>)>| r.map(|(id, m, d)| (id, d, m)))
+        .collect::<Result<_>>()?;
+    for chunk in rows.chunks(conn.rows_per_statement(COLS)) {
+        let mut values = String::new();
+        let mut args = Vec::with_capacity(chunk.len() * COLS);
+        for (issue_id, d, metadata) in chunk {
+            let n = args.len();
+            if n > 0 {
+                values.push_str(", ");
+            }
+            values.push_str(&format!(
+                "(CAST(${} AS BIGINT), CAST(${} AS BIGINT), CAST(${} AS BIGINT), \
+                 CAST(${} AS BIGINT), CAST(${} AS BIGINT), CAST(${} AS TEXT), \
+                 CAST(${} AS TEXT), CAST(${} AS TEXT), CAST(${} AS TEXT), CAST(${} AS TEXT), \
+                 CAST(${} AS TEXT), CAST(${} AS BIGINT), CAST(${} AS TEXT), CAST(${} AS TEXT))",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5,
+                n + 6,
+                n + 7,
+                n + 8,
+                n + 9,
+                n + 10,
+                n + 11,
+                n + 12,
+                n + 13,
+                n + 14
+            ));
+            let newest = d.newest;
+            args.extend([
+                Val::Int(*issue_id),
                 Val::Int(d.events),
-                Val::Int(new_users.get(&issue_id).copied().unwrap_or(0)),
+                Val::Int(new_users.get(issue_id).copied().unwrap_or(0)),
                 Val::Int(flag(d.unhandled)),
                 Val::Int(newest.timestamp),
                 Val::Text(&newest.title),
                 Val::Text(&newest.culprit),
                 Val::Text(&newest.message),
-                Val::Text(&metadata),
+                Val::Text(metadata),
                 Val::Text(&newest.level),
                 Val::OptText(newest.release.as_deref()),
                 Val::Int(d.oldest.timestamp),
                 Val::OptText(d.oldest.release.as_deref()),
                 Val::OptText(d.any_release),
-            ],
-        )
-        .await?;
+            ]);
+        }
+        // column1 id, 2 events, 3 new users, 4 unhandled, 5 newest timestamp, 6 title,
+        // 7 culprit, 8 message, 9 metadata, 10 level, 11 newest release, 12 oldest
+        // timestamp, 13 oldest release, 14 first release named in the batch.
+        let sql = format!(
+            "UPDATE issues SET \
+               times_seen = times_seen + v.column2, \
+               user_count = user_count + v.column3, \
+               unhandled = CASE WHEN v.column4 = 1 THEN 1 ELSE unhandled END, \
+               title = CASE WHEN v.column5 >= last_seen THEN v.column6 ELSE title END, \
+               culprit = CASE WHEN v.column5 >= last_seen THEN v.column7 ELSE culprit END, \
+               message = CASE WHEN v.column5 >= last_seen THEN v.column8 ELSE message END, \
+               metadata = CASE WHEN v.column5 >= last_seen THEN v.column9 ELSE metadata END, \
+               level = CASE WHEN v.column5 >= last_seen THEN v.column10 ELSE level END, \
+               last_release = CASE WHEN v.column5 >= last_seen AND v.column11 IS NOT NULL \
+                                   THEN v.column11 ELSE last_release END, \
+               first_release = CASE WHEN v.column12 < first_seen AND v.column13 IS NOT NULL \
+                                    THEN v.column13 ELSE COALESCE(first_release, v.column14) END, \
+               last_seen = CASE WHEN v.column5 > last_seen THEN v.column5 ELSE last_seen END, \
+               first_seen = CASE WHEN v.column12 < first_seen THEN v.column12 ELSE first_seen END \
+             FROM (VALUES {values}) AS v WHERE issues.id = v.column1"
+        );
+        conn.execute(&sql, &args).await?;
     }
     Ok(())
 }
