@@ -122,15 +122,17 @@ fn compress_event(bencher: Bencher, name: &str) {
 fn compress_event_reused_context(bencher: Bencher, name: &str) {
     let event = normalize_event(&payload(name), &NormalizeContext::new(1_795_512_730.0))
         .expect("payload normalizes");
-    let json = event.to_json();
-    let mut compressor = zstd::bulk::Compressor::new(3).expect("zstd context");
-    bencher
-        .counter(BytesCount::of_slice(&json))
-        .bench_local(|| {
-            compressor
-                .compress(black_box(&json))
-                .expect("zstd into memory")
-        });
+    bench_compressor(bencher, &event.to_json(), 3);
+}
+
+/// Compressions of `data` at `level` with one reused context.
+fn bench_compressor(bencher: Bencher, data: &[u8], level: i32) {
+    let mut compressor = zstd::bulk::Compressor::new(level).expect("zstd context");
+    bencher.counter(BytesCount::of_slice(data)).bench_local(|| {
+        compressor
+            .compress(black_box(data))
+            .expect("zstd into memory")
+    });
 }
 
 /// Speed of the zstd levels considered for inbox bodies and stored payloads, on the
@@ -138,21 +140,14 @@ fn compress_event_reused_context(bencher: Bencher, name: &str) {
 #[divan::bench(args = [-5, -1, 1, 3])]
 fn compress_levels_django(bencher: Bencher, level: i32) {
     let json = payload("django-23k");
-    let mut compressor = zstd::bulk::Compressor::new(level).expect("zstd context");
-    let packed = compressor.compress(&json).expect("zstd into memory");
+    let packed = zstd::bulk::compress(&json, level).expect("zstd into memory");
     eprintln!(
         "zstd level {level}: {} -> {} bytes ({:.1}x)",
         json.len(),
         packed.len(),
         json.len() as f64 / packed.len() as f64
     );
-    bencher
-        .counter(BytesCount::of_slice(&json))
-        .bench_local(|| {
-            compressor
-                .compress(black_box(&json))
-                .expect("zstd into memory")
-        });
+    bench_compressor(bencher, &json, level);
 }
 
 fn row(id: i64, body: Vec<u8>) -> InboxRow {
