@@ -28,7 +28,7 @@ const WRITER_PRAGMAS: &str = "PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpo
 /// gathered meanwhile into the database file.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-const STATEMENT_CACHE: usize = 128;
+const STATEMENT_CACHE: usize = 512;
 /// Idle reader connections kept for reuse.
 const MAX_IDLE_READERS: usize = 4;
 
