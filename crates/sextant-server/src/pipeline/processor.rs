@@ -1,9 +1,9 @@
 //! The background processor: claims inbox rows in batches and stores what they hold.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use sextant_storage::Store;
+use sextant_storage::{Batch, InboxRow, Store};
 use tokio::sync::{Notify, watch};
 
 use super::items::{Notes, process_rows};
@@ -24,38 +24,57 @@ const ERROR_BACKOFF: Duration = Duration::from_secs(1);
 /// get the CPU first when both want it, and processing takes what is left.
 const PROCESSING_NICE: i32 = 5;
 
-/// Runs CPU-heavy batch work on a thread of its own at a lower priority. On a
-/// multi-threaded runtime the calling worker first hands its queue to another thread, so
-/// the tasks behind it (ingest requests waiting for their reply, among others) go on.
-fn off_the_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
-    let Ok(tokio::runtime::RuntimeFlavor::MultiThread) =
-        tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor())
-    else {
-        return work();
-    };
-    tokio::task::block_in_place(|| {
-        // Taken back to run here should no thread be available.
-        let work = std::sync::Mutex::new(Some(work));
-        let take = || work.lock().expect("work lock").take();
-        std::thread::scope(|scope| {
-            let worker = std::thread::Builder::new()
-                .name("sextant-process".into())
-                .spawn_scoped(scope, || {
-                    lower_priority();
-                    take().map(|work| work())
-                });
-            let done = match worker {
-                Ok(worker) => worker
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                Err(_) => None,
-            };
-            match done {
-                Some(value) => value,
-                None => (take().expect("work not yet taken"))(),
+type Job = (Vec<InboxRow>, mpsc::SyncSender<(Batch, Notes)>);
+
+/// A long-lived thread, at a lower priority, that turns inbox rows into batches for one
+/// processor. Long-lived so its zstd contexts and allocator caches stay warm.
+struct BatchThread {
+    jobs: Option<mpsc::Sender<Job>>,
+}
+
+impl BatchThread {
+    fn start() -> BatchThread {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let started = std::thread::Builder::new()
+            .name("sextant-process".into())
+            .spawn(move || {
+                lower_priority();
+                // Ends when the processor, and with it the sender, is gone.
+                for (rows, reply) in queue {
+                    let _ = reply.send(process_rows(&rows));
+                }
+            });
+        if let Err(err) = &started {
+            tracing::warn!(error = %err, "no batch thread; processing on the runtime");
+        }
+        BatchThread {
+            jobs: started.ok().map(|_| jobs),
+        }
+    }
+
+    /// Processes `rows` on the batch thread. The calling runtime worker first hands its
+    /// queue to another thread (multi-threaded runtime), so the tasks behind it, ingest
+    /// requests waiting for their reply among them, go on meanwhile.
+    fn process(&self, rows: &[InboxRow]) -> (Batch, Notes) {
+        let multi_thread = matches!(
+            tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()),
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread)
+        );
+        let Some(jobs) = self.jobs.as_ref().filter(|_| multi_thread) else {
+            return process_rows(rows);
+        };
+        tokio::task::block_in_place(|| {
+            let (reply, result) = mpsc::sync_channel(1);
+            // Rows are copied: a few KiB each, against hundreds of microseconds of work.
+            if jobs.send((rows.to_vec(), reply)).is_ok()
+                && let Ok(done) = result.recv()
+            {
+                return done;
             }
+            // The thread is gone (it panicked): do the work here, where a panic surfaces.
+            process_rows(rows)
         })
-    })
+    }
 }
 
 fn lower_priority() {
@@ -76,12 +95,13 @@ pub(super) async fn run(
     metrics: Metrics,
     live: super::notice::LiveSender,
 ) {
+    let batches = BatchThread::start();
     loop {
         let notes = Mutex::new(Notes::default());
         let started = Instant::now();
         let result = store
             .process_inbox(batch_size, &|rows| {
-                let (batch, row_notes) = off_the_runtime(|| process_rows(rows));
+                let (batch, row_notes) = batches.process(rows);
                 // Kept aside and applied only after the commit, so a retried batch is
                 // never counted twice.
                 *notes.lock().expect("notes lock") = row_notes;

@@ -180,7 +180,7 @@ impl AccountStore for SqlStore {
     }
 
     async fn set_member(&self, org_id: i64, user_id: i64, role: Role) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         let updated =
             sqlx::query("UPDATE org_members SET role = $3 WHERE org_id = $1 AND user_id = $2")
                 .bind(org_id)

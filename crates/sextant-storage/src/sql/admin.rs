@@ -115,7 +115,7 @@ impl SqlStore {
     pub(super) async fn bootstrap_default(
         &self,
     ) -> Result<Option<(Organization, Project, ProjectKey)>> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         let any_org = sqlx::query("SELECT id FROM organizations LIMIT 1")
             .fetch_optional(&mut *tx)
             .await?;
@@ -135,7 +135,7 @@ impl SqlStore {
     }
 
     pub(super) async fn create_org(&self, slug: &str, name: &str) -> Result<Organization> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         let org = insert_org(&mut tx, slug, name).await?;
         tx.commit().await?;
         Ok(org)
@@ -168,7 +168,7 @@ impl SqlStore {
         name: &str,
         platform: Option<&str>,
     ) -> Result<Project> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         let project = insert_project(&mut tx, org_id, slug, name, platform).await?;
         tx.commit().await?;
         Ok(project)
@@ -206,7 +206,7 @@ impl SqlStore {
     }
 
     pub(super) async fn rename_project(&self, id: i64, name: &str) -> Result<Project> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("UPDATE projects SET name = $2 WHERE id = $1")
             .bind(id)
             .bind(name)
@@ -233,7 +233,7 @@ impl SqlStore {
     }
 
     pub(super) async fn create_key(&self, project_id: i64, label: &str) -> Result<ProjectKey> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         let key = insert_key(&mut tx, project_id, label).await?;
         tx.commit().await?;
         Ok(key)
@@ -271,7 +271,7 @@ impl SqlStore {
         public_key: &str,
         active: bool,
     ) -> Result<ProjectKey> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE project_keys SET active = $3 WHERE project_id = $1 AND public_key = $2",
         )
@@ -292,7 +292,7 @@ impl SqlStore {
         count: Option<i64>,
         window_secs: Option<i64>,
     ) -> Result<ProjectKey> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE project_keys SET rate_limit_count = $3, rate_limit_window_secs = $4 \
              WHERE project_id = $1 AND public_key = $2",

@@ -20,7 +20,6 @@ impl SqlStore {
         }
         // One transaction: one fsync, all-or-nothing.
         if let Some(lite) = &self.lite {
-            let _gate = self.writer.acquire().await?;
             let entries = entries.to_vec();
             return lite
                 .write(move |conn| {
@@ -35,7 +34,7 @@ impl SqlStore {
             let mut conn = self.writer.acquire().await?;
             return insert_entries(&mut *conn, entries).await;
         }
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         let ids = insert_entries(&mut *tx, entries).await?;
         tx.commit().await?;
         Ok(ids)
@@ -63,7 +62,7 @@ impl SqlStore {
     /// PostgreSQL nodes share the inbox: row locks claim the rows, SKIP LOCKED steps over
     /// other nodes' claims, and a crashed node's locks vanish with its transaction.
     async fn process_postgres(&self, limit: u32, process: &ProcessFn<'_>) -> Result<ProcessReport> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         let claim = format!(
             "SELECT {INBOX_COLUMNS} FROM inbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
         );
@@ -123,7 +122,6 @@ impl SqlStore {
         let batch = process(&rows);
         let ids = ids(&rows);
         drop(rows);
-        let _gate = self.writer.acquire().await?;
         let report = lite
             .write(move |conn| {
                 // An acknowledged request is durable once its inbox commit is fsynced (FULL).
@@ -154,7 +152,7 @@ impl SqlStore {
         limit: u32,
         process: &ProcessFn<'_>,
     ) -> Result<ProcessReport> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         let claim = format!("SELECT {INBOX_COLUMNS} FROM inbox ORDER BY id LIMIT $1");
         let rows = claim_rows(&mut *tx, &claim, limit).await?;
         if rows.is_empty() {

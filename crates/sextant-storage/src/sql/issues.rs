@@ -49,7 +49,7 @@ impl SqlStore {
         ids: &[i64],
         update: &IssueUpdate,
     ) -> Result<Vec<Issue>> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut updated = Vec::with_capacity(ids.len());
         for &id in ids {
             let issue = fetch_issue(&mut tx, id).await?;
@@ -80,7 +80,7 @@ impl SqlStore {
     /// Idempotent: ids that do not exist are ignored. Events, hashes, tag counts, users
     /// (and on SQLite the search index rows) go with the issue through cascades/triggers.
     pub(super) async fn delete_issues(&self, ids: &[i64]) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         for chunk in ids.chunks(ID_CHUNK) {
             let sql = format!(
                 "DELETE FROM issues WHERE id IN ({})",

@@ -119,8 +119,9 @@ impl Lite {
         })
     }
 
-    /// Runs `job` on the writer thread. Callers hold the in-process write gate (the sqlx
-    /// writer connection) so the two drivers never write at the same time.
+    /// Runs `job` on the writer thread, one job at a time. Jobs write in immediate
+    /// transactions (`transaction`), so they wait for a writer on another connection
+    /// (the sqlx pool, the CLI) rather than fail.
     pub(crate) async fn write<T: Send + 'static>(
         &self,
         job: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,

@@ -40,8 +40,8 @@ pub(crate) struct SqlStore {
     /// progress); the same pool as `writer` on PostgreSQL.
     reader: AnyPool,
     /// The ingest hot path on an SQLite file: inbox commits, processed batches and key
-    /// lookups run on direct connections. Its writes happen while holding the `writer`
-    /// connection, which keeps one writer at a time within the process.
+    /// lookups run on direct connections. Both it and `writer` write in immediate
+    /// transactions (or single statements), so each waits for the other's lock.
     lite: Option<lite::Lite>,
     /// Batch writes of this process take turns on PostgreSQL (see `process_postgres`).
     batch_writes: tokio::sync::Mutex<()>,
@@ -155,12 +155,7 @@ async fn open_sqlite(url: &str) -> Result<SqlStore> {
         });
     }
 
-    // The writer connection is also the in-process write gate, taken per inbox commit:
-    // skip the ping sqlx would otherwise send on every checkout.
-    let writer = pool(1)
-        .test_before_acquire(false)
-        .connect_with(options.clone())
-        .await?;
+    let writer = pool(1).connect_with(options.clone()).await?;
     // Migrate before the readers connect so they never see a half-built schema.
     SQLITE_MIGRATIONS.run(&writer).await?;
     let reader = pool(SQLITE_READERS).connect_with(options).await?;
@@ -190,6 +185,20 @@ async fn open_postgres(url: &str) -> Result<SqlStore> {
         lite: None,
         batch_writes: tokio::sync::Mutex::new(()),
     })
+}
+
+impl SqlStore {
+    /// A write transaction on the sqlx writer. On an SQLite file it is `IMMEDIATE`: the
+    /// hot-path writer thread writes beside this pool, and a deferred transaction that
+    /// read first could not wait for it (SQLite refuses the upgrade at once); an immediate
+    /// one takes the write lock up front and waits its turn (busy timeout).
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(if self.lite.is_some() {
+            self.writer.begin_with("BEGIN IMMEDIATE").await?
+        } else {
+            self.writer.begin().await?
+        })
+    }
 }
 
 /// Current wall-clock time in Unix milliseconds.

@@ -63,7 +63,7 @@ impl ReleaseStore for SqlStore {
         version: &str,
         patch: &ReleasePatch,
     ) -> Result<ReleaseRecord> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO releases (project_id, version, first_seen) VALUES ($1, $2, $3) \
              ON CONFLICT (project_id, version) DO NOTHING",
@@ -119,7 +119,7 @@ impl ReleaseStore for SqlStore {
     }
 
     async fn delete_release(&self, project_id: i64, version: &str) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         let deleted = sqlx::query("DELETE FROM releases WHERE project_id = $1 AND version = $2")
             .bind(project_id)
             .bind(version)
@@ -147,7 +147,7 @@ impl ReleaseStore for SqlStore {
     }
 
     async fn create_deploy(&self, d: &NewDeploy) -> Result<DeployRecord> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO releases (project_id, version, first_seen) VALUES ($1, $2, $3) \
              ON CONFLICT (project_id, version) DO NOTHING",
@@ -199,7 +199,7 @@ impl ReleaseStore for SqlStore {
         version: &str,
         commits: &[NewCommit],
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         let conn = tx.acquire().await?;
         sqlx::query(
             "INSERT INTO releases (project_id, version, first_seen) VALUES ($1, $2, $3) \
@@ -342,7 +342,7 @@ impl ReleaseStore for SqlStore {
     }
 
     async fn schedule_checks(&self, checks: &[NewCheck]) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         for c in checks {
             sqlx::query(
                 "INSERT INTO release_checks (project_id, version, environment, deploy_id, due_at) \
