@@ -17,6 +17,9 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 /// single SQLite writer, into fewer larger ones; an idle processor still claims a lone
 /// event the moment it is committed.
 const LINGER: Duration = Duration::from_millis(20);
+/// Batches smaller than this mean a light load, where tiny batches cost little and
+/// lingering would only delay lone events.
+const LINGER_MIN_ROWS: usize = 8;
 /// Pause after a storage error before trying again.
 const ERROR_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -123,7 +126,8 @@ pub(super) async fn run(
                     "processed batch"
                 );
                 super::notice::publish(&live, store.as_ref(), &report.events).await;
-                if report.rows < batch_size as usize && !*stop.borrow() {
+                if (LINGER_MIN_ROWS..batch_size as usize).contains(&report.rows) && !*stop.borrow()
+                {
                     tokio::select! {
                         _ = tokio::time::sleep(LINGER) => {}
                         _ = stop.changed() => {}
