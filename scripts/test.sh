@@ -3,7 +3,7 @@
 #   1. prepares the real-SDK test clients (Python venv in .venv, npm packages in
 #      tests/sdk/node/node_modules) when missing or out of date;
 #   2. `cargo test --workspace` (unit tests, storage conformance, SQLite end-to-end tests);
-#   3. the end-to-end, CLI and crash-durability tests again against PostgreSQL (one fresh
+#   3. the end-to-end, CLI, crash-durability and overload tests again against PostgreSQL (one fresh
 #      database per test),
 #      starting the local PostgreSQL cluster first if it is not running;
 #   4. the console's browser tests (tests/browser, node --test with playwright-core and
@@ -72,7 +72,7 @@ cargo test --workspace --no-fail-fast || failed+=("cargo test --workspace")
 
 if [[ "${SEXTANT_SKIP_PG:-0}" != 1 ]]; then
   say "end-to-end tests against PostgreSQL ($PG_URL)"
-  SEXTANT_DATABASE_URL="$PG_URL" cargo test --workspace --test it --test cli --test durability --test release_gate --no-fail-fast \
+  SEXTANT_DATABASE_URL="$PG_URL" cargo test --workspace --test it --test cli --test durability --test overload --test release_gate --no-fail-fast \
     || failed+=("end-to-end tests on PostgreSQL")
 else
   say "SEXTANT_SKIP_PG=1: skipping the PostgreSQL end-to-end pass"

@@ -116,7 +116,13 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(db: &TestDb) -> ServerProcess {
+        ServerProcess::start_with_env(db, &[])
+    }
+
+    /// Like `start`, with extra environment (`SEXTANT_*` settings).
+    pub fn start_with_env(db: &TestDb, env: &[(&str, &str)]) -> ServerProcess {
         let mut cmd = Command::new(BIN);
+        cmd.envs(env.iter().copied());
         cmd.args(db.args())
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env_remove("SEXTANT_DATABASE_URL")
@@ -153,6 +159,10 @@ impl ServerProcess {
             base_url: base_url.unwrap(),
             dsn: dsn.unwrap(),
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGKILL: no chance to flush or drain anything.
