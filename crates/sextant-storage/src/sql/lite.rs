@@ -89,7 +89,17 @@ impl Lite {
             Box::new(move || {
                 // Ends when the store, and with it the sender, is dropped.
                 for job in queue {
-                    job(&mut writer);
+                    let run = std::panic::AssertUnwindSafe(|| job(&mut writer));
+                    if std::panic::catch_unwind(run).is_err() {
+                        // The job's caller sees its reply dropped (an error); the thread
+                        // and its connection stay for the next job, minus any open
+                        // transaction.
+                        tracing::error!("an SQLite write job panicked; rolled back");
+                        if !writer.is_autocommit() {
+                            let _ = writer.execute_batch("ROLLBACK");
+                        }
+                        let _ = writer.execute_batch("PRAGMA synchronous = FULL");
+                    }
                     // A kick already waiting covers this commit too.
                     let _ = kick.try_send(());
                 }
@@ -195,5 +205,48 @@ pub(crate) fn transaction<T>(
             let _ = conn.execute_batch("ROLLBACK");
             Err(err)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_job_leaves_the_writer_usable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lite.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER);")
+            .unwrap();
+        let lite = Lite::open(path).unwrap();
+
+        let failed = lite
+            .write(|conn| -> Result<()> {
+                conn.execute_batch("BEGIN IMMEDIATE; INSERT INTO t VALUES (1);")?;
+                panic!("job bug");
+            })
+            .await;
+        assert!(failed.is_err(), "the caller learns the job failed");
+
+        let count = lite
+            .write(|conn| {
+                let count = |c: &mut Connection| -> Result<i64> {
+                    Ok(c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?)
+                };
+                assert!(
+                    conn.is_autocommit(),
+                    "the half-done transaction was rolled back"
+                );
+                transaction(conn, |c| {
+                    c.execute_batch("INSERT INTO t VALUES (2);")?;
+                    Ok(())
+                })?;
+                count(conn)
+            })
+            .await
+            .unwrap();
+        assert_eq!(count, 1, "only the second job's row is stored");
     }
 }
