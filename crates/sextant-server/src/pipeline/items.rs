@@ -86,45 +86,83 @@ pub fn process_rows(rows: &[InboxRow]) -> (Batch, Notes) {
     let mut notes = Notes::default();
     for row in rows {
         notes.received_at.push(row.entry.received_at);
-        let body = match super::codec::unpack_inbox(&row.entry.body) {
-            Ok(body) => body,
-            Err(err) => {
-                tracing::warn!(error = %err, "stored inbox body does not decompress");
-                std::borrow::Cow::Borrowed(&row.entry.body[..0])
+        // Each row is built apart and merged once complete: a bug that panics on one
+        // request's content costs that request (counted), not the batch and every batch
+        // after it, which would otherwise retry the same rows forever.
+        let mut row_batch = Batch::default();
+        let mut row_notes = Notes::default();
+        let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            process_row(row, &mut row_batch, &mut row_notes)
+        }));
+        match done {
+            Ok(()) => {
+                merge(&mut batch, row_batch);
+                notes.accepted.extend(row_notes.accepted);
+                notes.discarded.extend(row_notes.discarded);
             }
-        };
-        let envelope = match parse_envelope(&body) {
-            Ok(envelope) => envelope,
-            Err(err) => {
-                // Ingest framed this body before accepting it, so this means a format
-                // change between versions; count it rather than fail the batch.
-                tracing::warn!(error = %err, "stored envelope no longer parses");
-                let received = row.entry.received_at;
-                batch.outcomes.push(OutcomeDelta {
-                    project_id: row.entry.project_id,
-                    bucket: received - received.rem_euclid(HOUR_MS),
-                    outcome: "invalid".to_string(),
-                    category: "default".to_string(),
-                    reason: "invalid_envelope".to_string(),
-                    quantity: 1,
-                });
-                notes
-                    .discarded
-                    .push(("invalid_envelope".to_string(), "envelope".to_string(), 1));
-                continue;
+            Err(_) => {
+                tracing::error!(
+                    inbox_id = row.id,
+                    "processing an inbox row panicked; its items are discarded"
+                );
+                discard_row(row, "internal_error", &mut batch, &mut notes);
             }
-        };
-        let mut ctx = Row {
-            row,
-            envelope: &envelope,
-            batch: &mut batch,
-            notes: &mut notes,
-        };
-        for item in &envelope.items {
-            process_item(&mut ctx, item);
         }
     }
     (batch, notes)
+}
+
+fn merge(into: &mut Batch, from: Batch) {
+    into.events.extend(from.events);
+    into.attachments.extend(from.attachments);
+    into.raw_items.extend(from.raw_items);
+    into.outcomes.extend(from.outcomes);
+    into.sessions.extend(from.sessions);
+}
+
+/// Counts a whole request as invalid, for a `reason` that concerns the request itself.
+fn discard_row(row: &InboxRow, reason: &str, batch: &mut Batch, notes: &mut Notes) {
+    let received = row.entry.received_at;
+    batch.outcomes.push(OutcomeDelta {
+        project_id: row.entry.project_id,
+        bucket: received - received.rem_euclid(HOUR_MS),
+        outcome: "invalid".to_string(),
+        category: "default".to_string(),
+        reason: reason.to_string(),
+        quantity: 1,
+    });
+    notes
+        .discarded
+        .push((reason.to_string(), "envelope".to_string(), 1));
+}
+
+fn process_row(row: &InboxRow, batch: &mut Batch, notes: &mut Notes) {
+    let body = match super::codec::unpack_inbox(&row.entry.body) {
+        Ok(body) => body,
+        Err(err) => {
+            tracing::warn!(error = %err, "stored inbox body does not decompress");
+            std::borrow::Cow::Borrowed(&row.entry.body[..0])
+        }
+    };
+    let envelope = match parse_envelope(&body) {
+        Ok(envelope) => envelope,
+        Err(err) => {
+            // Ingest framed this body before accepting it, so this means a format
+            // change between versions; count it rather than fail the batch.
+            tracing::warn!(error = %err, "stored envelope no longer parses");
+            discard_row(row, "invalid_envelope", batch, notes);
+            return;
+        }
+    };
+    let mut ctx = Row {
+        row,
+        envelope: &envelope,
+        batch,
+        notes,
+    };
+    for item in &envelope.items {
+        process_item(&mut ctx, item);
+    }
 }
 
 fn process_item(ctx: &mut Row<'_>, item: &Item) {
