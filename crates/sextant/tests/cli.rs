@@ -4,7 +4,9 @@ mod support;
 
 use std::time::Duration;
 
-use support::{ServerProcess, TestDb, agent, get_json, sextant, stdout_json, wait_until};
+use support::{
+    ServerProcess, TestDb, agent, create_token, get_json, sextant, stdout_json, wait_until,
+};
 
 #[test]
 fn project_key_and_token_commands_work_while_the_server_runs() {
@@ -60,13 +62,7 @@ fn project_key_and_token_commands_work_while_the_server_runs() {
     let sent_json = stdout_json(&sent);
     assert_eq!(sent_json["ok"], true, "{sent_json}");
 
-    let token = stdout_json(&sextant(
-        &db,
-        &["token", "create", "--scope", "read", "--json"],
-    ))["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = create_token(&db, "read");
     let agent = agent();
     let event_id = sent_json["event_id"].as_str().unwrap();
     let url = format!(

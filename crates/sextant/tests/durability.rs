@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use support::{ServerProcess, TestDb, agent, envelope, get_json, sextant, stdout_json, wait_until};
+use support::{
+    ServerProcess, TestDb, agent, create_token, envelope, envelope_target, get_json, wait_until,
+};
 
 const ROUNDS: usize = 3;
 const EVENTS_PER_ROUND: usize = 2000;
@@ -21,20 +23,10 @@ struct Sent {
     acked: Vec<String>,
 }
 
-fn split_dsn(dsn: &str) -> (String, String) {
-    let (scheme, rest) = dsn.split_once("://").unwrap();
-    let (key, host_path) = rest.split_once('@').unwrap();
-    let (host, project) = host_path.rsplit_once('/').unwrap();
-    (
-        key.to_string(),
-        format!("{scheme}://{host}/api/{project}/envelope/"),
-    )
-}
-
 /// Sends `EVENTS_PER_ROUND` events from several threads and kills the server once
 /// `KILL_AFTER` are acknowledged; the senders keep going until their requests fail.
 fn round(server: ServerProcess, round: usize) -> Sent {
-    let (key, url) = split_dsn(&server.dsn);
+    let (key, url) = envelope_target(&server.dsn);
     let auth = format!("Sentry sentry_key={key}, sentry_version=7");
     let next = Arc::new(AtomicUsize::new(0));
     let acked_count = Arc::new(AtomicUsize::new(0));
@@ -115,13 +107,7 @@ fn acked_events_survive_kill_9_exactly_once() {
     }
 
     let server = ServerProcess::start(&db);
-    let token = stdout_json(&sextant(
-        &db,
-        &["token", "create", "--scope", "read", "--json"],
-    ))["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = create_token(&db, "read");
     let agent = agent();
     let event_url = |id: &str| {
         format!(

@@ -8,7 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use support::{ServerProcess, TestDb, agent, get_json, sextant, stdout_json, wait_until};
+use support::{
+    ServerProcess, TestDb, agent, create_token, envelope_target, event_envelope, get_json,
+    wait_until,
+};
 
 const SENDERS: usize = 32;
 const EVENTS: usize = 1600;
@@ -31,14 +34,7 @@ fn padded_envelope(event_id: &str) -> Vec<u8> {
         "message": "flood",
         "extra": {"padding": "x".repeat(PADDING)},
     });
-    let payload = serde_json::to_vec(&event).unwrap();
-    let mut body = format!(
-        "{{\"event_id\":\"{event_id}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n",
-        payload.len()
-    )
-    .into_bytes();
-    body.extend_from_slice(&payload);
-    body
+    event_envelope(event_id, &event)
 }
 
 fn peak_rss_kib(pid: u32) -> u64 {
@@ -63,10 +59,7 @@ fn a_flood_gets_429s_and_loses_nothing_it_acknowledged() {
             ("SEXTANT_PIPELINE__COMMIT_BATCH", "1"),
         ],
     );
-    let (scheme, rest) = server.dsn.split_once("://").unwrap();
-    let (key, host_path) = rest.split_once('@').unwrap();
-    let (host, project) = host_path.rsplit_once('/').unwrap();
-    let url = format!("{scheme}://{host}/api/{project}/envelope/");
+    let (key, url) = envelope_target(&server.dsn);
     let auth = format!("Sentry sentry_key={key}, sentry_version=7");
 
     let next = Arc::new(AtomicUsize::new(0));
@@ -127,13 +120,7 @@ fn a_flood_gets_429s_and_loses_nothing_it_acknowledged() {
     );
 
     // Every acknowledged event becomes queryable, and is counted once.
-    let token = stdout_json(&sextant(
-        &db,
-        &["token", "create", "--scope", "read", "--json"],
-    ))["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = create_token(&db, "read");
     let agent = agent();
     let issues_url = format!(
         "{}/api/0/projects/default/default/issues/?query=&limit=100",

@@ -8,7 +8,7 @@ mod support;
 use std::process::Command;
 
 use serde_json::{Value, json};
-use support::{BIN, ServerProcess, TestDb, agent, sextant, stdout_json};
+use support::{BIN, ServerProcess, TestDb, agent, create_token};
 
 const MIN: i64 = 60_000;
 
@@ -170,13 +170,7 @@ impl Fixture {
 fn setup() -> (TestDb, Fixture) {
     let db = TestDb::new();
     let server = ServerProcess::start(&db);
-    let token = stdout_json(&sextant(
-        &db,
-        &["token", "create", "--scope", "admin", "--json"],
-    ))["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = create_token(&db, "admin");
     let dsn = server.dsn.clone();
     let key = dsn
         .split("://")

@@ -225,15 +225,23 @@ pub fn wait_until<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> O
 
 /// An envelope with one error event.
 pub fn envelope(event_id: &str, message: &str, release: &str) -> Vec<u8> {
-    let event = serde_json::json!({
-        "event_id": event_id,
-        "platform": "python",
-        "release": release,
-        "exception": {"values": [{"type": "CrashTestError", "value": message,
-            "stacktrace": {"frames": [{"module": "app.jobs", "function": "work", "in_app": true,
-                "context_line": format!("raise CrashTestError({message:?})")}]}}]}
-    });
-    let payload = serde_json::to_vec(&event).unwrap();
+    event_envelope(
+        event_id,
+        &serde_json::json!({
+            "event_id": event_id,
+            "platform": "python",
+            "release": release,
+            "exception": {"values": [{"type": "CrashTestError", "value": message,
+                "stacktrace": {"frames": [{"module": "app.jobs", "function": "work",
+                    "in_app": true,
+                    "context_line": format!("raise CrashTestError({message:?})")}]}}]}
+        }),
+    )
+}
+
+/// An envelope carrying `event` as its one event item.
+pub fn event_envelope(event_id: &str, event: &serde_json::Value) -> Vec<u8> {
+    let payload = serde_json::to_vec(event).unwrap();
     let mut body = format!(
         "{{\"event_id\":\"{event_id}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n",
         payload.len()
@@ -242,6 +250,28 @@ pub fn envelope(event_id: &str, message: &str, release: &str) -> Vec<u8> {
     body.extend_from_slice(&payload);
     body.push(b'\n');
     body
+}
+
+/// A new API token of `scope`, created with the CLI.
+pub fn create_token(db: &TestDb, scope: &str) -> String {
+    stdout_json(&sextant(
+        db,
+        &["token", "create", "--scope", scope, "--json"],
+    ))["token"]
+        .as_str()
+        .expect("token in the CLI's JSON")
+        .to_string()
+}
+
+/// The DSN's public key and the project's envelope endpoint.
+pub fn envelope_target(dsn: &str) -> (String, String) {
+    let (scheme, rest) = dsn.split_once("://").unwrap();
+    let (key, host_path) = rest.split_once('@').unwrap();
+    let (host, project) = host_path.rsplit_once('/').unwrap();
+    (
+        key.to_string(),
+        format!("{scheme}://{host}/api/{project}/envelope/"),
+    )
 }
 
 pub fn data_dir(db: &TestDb) -> PathBuf {
