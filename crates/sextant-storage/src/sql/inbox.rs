@@ -1,9 +1,7 @@
 //! The ingest inbox: durable enqueue, and the claim → process → write → delete round that
 //! makes processing exactly-once.
 
-use sqlx::{AnyConnection, Connection, Row};
-
-use super::hot::HotConnections;
+use sqlx::Row;
 
 use super::exec::{Exec, LiteConn, Positional, Val, run_ready};
 use super::lite::{self, Lite};
@@ -31,19 +29,10 @@ impl SqlStore {
                 })
                 .await;
         }
-        if let Some(hot) = &self.hot {
-            return hot
-                .with(async |conn: &mut AnyConnection| {
-                    if entries.len() <= ENQUEUE_ROWS {
-                        // One statement is atomic on its own: no BEGIN and COMMIT.
-                        return insert_entries(conn, entries).await;
-                    }
-                    let mut tx = conn.begin().await?;
-                    let ids = insert_entries(&mut *tx, entries).await?;
-                    tx.commit().await?;
-                    Ok(ids)
-                })
-                .await;
+        if entries.len() <= ENQUEUE_ROWS {
+            // One statement is atomic on its own: no BEGIN and COMMIT round trips.
+            let mut conn = self.writer.acquire().await?;
+            return insert_entries(&mut *conn, entries).await;
         }
         let mut tx = self.begin_write().await?;
         let ids = insert_entries(&mut *tx, entries).await?;
@@ -65,32 +54,15 @@ impl SqlStore {
     ) -> Result<ProcessReport> {
         match (&self.lite, self.backend) {
             (Some(lite), _) => self.process_lite(lite, limit, process).await,
-            (None, _) => match &self.hot {
-                Some(hot) => self.process_postgres(hot, limit, process).await,
-                None => self.process_in_memory(limit, process).await,
-            },
+            (None, Backend::Postgres) => self.process_postgres(limit, process).await,
+            (None, Backend::Sqlite) => self.process_in_memory(limit, process).await,
         }
     }
 
     /// PostgreSQL nodes share the inbox: row locks claim the rows, SKIP LOCKED steps over
     /// other nodes' claims, and a crashed node's locks vanish with its transaction.
-    async fn process_postgres(
-        &self,
-        hot: &HotConnections,
-        limit: u32,
-        process: &ProcessFn<'_>,
-    ) -> Result<ProcessReport> {
-        hot.with(async |conn: &mut AnyConnection| self.process_on(conn, limit, process).await)
-            .await
-    }
-
-    async fn process_on(
-        &self,
-        conn: &mut AnyConnection,
-        limit: u32,
-        process: &ProcessFn<'_>,
-    ) -> Result<ProcessReport> {
-        let mut tx = conn.begin().await?;
+    async fn process_postgres(&self, limit: u32, process: &ProcessFn<'_>) -> Result<ProcessReport> {
+        let mut tx = self.begin_write().await?;
         let claim = format!(
             "SELECT {INBOX_COLUMNS} FROM inbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
         );

@@ -6,7 +6,6 @@ mod accounts;
 mod admin;
 mod events;
 mod exec;
-mod hot;
 mod inbox;
 mod ingest_write;
 mod issues;
@@ -46,8 +45,6 @@ pub(crate) struct SqlStore {
     lite: Option<lite::Lite>,
     /// Batch writes of this process take turns on PostgreSQL (see `process_postgres`).
     batch_writes: tokio::sync::Mutex<()>,
-    /// PostgreSQL only: connections for inbox commits and batch processing.
-    hot: Option<hot::HotConnections>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -155,7 +152,6 @@ async fn open_sqlite(url: &str) -> Result<SqlStore> {
             reader: one,
             lite: None,
             batch_writes: tokio::sync::Mutex::new(()),
-            hot: None,
         });
     }
 
@@ -170,7 +166,6 @@ async fn open_sqlite(url: &str) -> Result<SqlStore> {
         reader,
         lite: Some(lite),
         batch_writes: tokio::sync::Mutex::new(()),
-        hot: None,
     })
 }
 
@@ -180,7 +175,7 @@ async fn open_postgres(url: &str) -> Result<SqlStore> {
     let pool = AnyPoolOptions::new()
         .max_connections(POSTGRES_CONNECTIONS)
         .acquire_timeout(Duration::from_secs(30))
-        .connect_with(options.clone())
+        .connect_with(options)
         .await?;
     POSTGRES_MIGRATIONS.run(&pool).await?;
     Ok(SqlStore {
@@ -189,7 +184,6 @@ async fn open_postgres(url: &str) -> Result<SqlStore> {
         reader: pool,
         lite: None,
         batch_writes: tokio::sync::Mutex::new(()),
-        hot: Some(hot::HotConnections::new(options)),
     })
 }
 
