@@ -7,12 +7,12 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
-use sextant_storage::{Project, ProjectKey};
+use sextant_storage::ProjectKey;
 
 use super::auth::Auth;
 use super::error::{ApiError, ApiResult};
 use super::serialize::key_json;
-use super::support::{PathParams, created, param, parse_body, resolve_project};
+use super::support::{PathParams, created, param, parse_body, path_project};
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -65,13 +65,9 @@ async fn apply_rate_limit(
         .await?)
 }
 
-async fn project_of(state: &AppState, p: &PathParams) -> ApiResult<Project> {
-    resolve_project(state, param(p, "org")?, param(p, "project")?).await
-}
-
 /// The key named in the path, which must belong to the project in the path.
 async fn key_of(state: &AppState, p: &PathParams) -> ApiResult<ProjectKey> {
-    let project = project_of(state, p).await?;
+    let project = path_project(state, p).await?;
     let key = state.store.find_key(param(p, "key_id")?).await?;
     key.filter(|k| k.project_id == project.id)
         .ok_or(ApiError::NotFound)
@@ -82,7 +78,7 @@ pub async fn list(
     State(state): State<AppState>,
     Path(p): Path<PathParams>,
 ) -> ApiResult<Json<Value>> {
-    let project = project_of(&state, &p).await?;
+    let project = path_project(&state, &p).await?;
     let base = state.base_url();
     let keys = state.store.list_keys(project.id).await?;
     Ok(Json(keys.iter().map(|k| key_json(k, &base)).collect()))
@@ -100,7 +96,7 @@ pub async fn create(
         .flatten()
         .map(check_rate_limit)
         .transpose()?;
-    let project = project_of(&state, &p).await?;
+    let project = path_project(&state, &p).await?;
     let label = body
         .name
         .as_deref()

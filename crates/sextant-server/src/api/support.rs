@@ -70,6 +70,11 @@ pub async fn resolve_project(state: &AppState, org: &str, project: &str) -> ApiR
     Ok(state.store.get_project_by_slug(org, project).await?)
 }
 
+/// The project named by the `{org}` and `{project}` path segments.
+pub async fn path_project(state: &AppState, p: &PathParams) -> ApiResult<Project> {
+    resolve_project(state, param(p, "org")?, param(p, "project")?).await
+}
+
 /// The issue named by `raw_id` (numeric id or short id like `WEB-1F`) and its project.
 /// With `org`, the issue must belong to one of that organization's projects.
 pub async fn resolve_issue(

@@ -20,7 +20,7 @@ use super::serialize::{ReleaseView, commit_json, deploy_json, release_json};
 use crate::api::auth::Auth;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::pagination::Params;
-use crate::api::support::{PathParams, created, now_ms, param, parse_body};
+use crate::api::support::{PathParams, created, now_ms, param, parse_body, path_project};
 use crate::state::AppState;
 
 /// An RFC 3339 date or Unix seconds, as clients send them.
@@ -416,10 +416,7 @@ pub async fn project_list(
     State(state): State<AppState>,
     Path(p): Path<PathParams>,
 ) -> ApiResult<Json<Value>> {
-    let project = state
-        .store
-        .get_project_by_slug(param(&p, "org")?, param(&p, "project")?)
-        .await?;
+    let project = path_project(&state, &p).await?;
     let mut out = Vec::new();
     for r in state.store.list_releases(project.id).await? {
         out.push(view(&state, &r, std::slice::from_ref(&project)).await?);
@@ -436,10 +433,7 @@ pub async fn project_create(
 ) -> ApiResult<Response> {
     let body: ReleaseBody = parse_body(&body)?;
     let version = version_of(&body)?;
-    let project = state
-        .store
-        .get_project_by_slug(param(&p, "org")?, param(&p, "project")?)
-        .await?;
+    let project = path_project(&state, &p).await?;
     let release = apply(&state, &project, &version, &body).await?;
     Ok((
         StatusCode::CREATED,

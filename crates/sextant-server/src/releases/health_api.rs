@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use sextant_storage::{HealthScope, Project, SessionBucket};
+use sextant_storage::{HealthScope, SessionBucket};
 
 use super::config::GateSettings;
 use super::gate::{self, Baseline, CheckRequest, GateError};
@@ -19,18 +19,11 @@ use crate::api::error::{ApiError, ApiResult};
 use crate::api::pagination::Params;
 use crate::api::query::parse_stats_period;
 use crate::api::serialize::format_ms;
-use crate::api::support::{PathParams, now_ms, param, parse_body};
+use crate::api::support::{PathParams, now_ms, param, parse_body, path_project};
 use crate::state::AppState;
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
-
-async fn project(state: &AppState, p: &PathParams) -> ApiResult<Project> {
-    Ok(state
-        .store
-        .get_project_by_slug(param(p, "org")?, param(p, "project")?)
-        .await?)
-}
 
 /// `statsPeriod` (default 24h) as `(from, to)`.
 fn period(params: &Params, now: i64) -> ApiResult<(i64, i64)> {
@@ -107,7 +100,7 @@ pub async fn health(
     Path(p): Path<PathParams>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let project = project(&state, &p).await?;
+    let project = path_project(&state, &p).await?;
     let version = param(&p, "version")?;
     state.store.get_release(project.id, version).await?;
     let params = Params::parse(q.as_deref());
@@ -169,7 +162,7 @@ pub async fn health_check(
     Path(p): Path<PathParams>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let project = project(&state, &p).await?;
+    let project = path_project(&state, &p).await?;
     let params = Params::parse(q.as_deref());
     let window_ms = match params.get("window") {
         None | Some("") => i64::try_from(state.config.releases.window_secs).unwrap_or(1800) * 1000,
@@ -221,7 +214,7 @@ pub async fn details(
     State(state): State<AppState>,
     Path(p): Path<PathParams>,
 ) -> ApiResult<Json<Value>> {
-    let project = project(&state, &p).await?;
+    let project = path_project(&state, &p).await?;
     let version = param(&p, "version")?;
     let release = state.store.get_release(project.id, version).await?;
     let mut body = super::api::view(&state, &release, std::slice::from_ref(&project)).await?;
@@ -287,7 +280,7 @@ pub async fn checks(
     State(state): State<AppState>,
     Path(p): Path<PathParams>,
 ) -> ApiResult<Json<Value>> {
-    let project = project(&state, &p).await?;
+    let project = path_project(&state, &p).await?;
     let version = param(&p, "version")?;
     state.store.get_release(project.id, version).await?;
     Ok(Json(checks_json(&state, project.id, version).await?))
@@ -299,7 +292,7 @@ pub async fn delete(
     State(state): State<AppState>,
     Path(p): Path<PathParams>,
 ) -> ApiResult<StatusCode> {
-    let project = project(&state, &p).await?;
+    let project = path_project(&state, &p).await?;
     state
         .store
         .delete_release(project.id, param(&p, "version")?)
@@ -313,7 +306,7 @@ pub async fn get_settings(
     State(state): State<AppState>,
     Path(p): Path<PathParams>,
 ) -> ApiResult<Json<Value>> {
-    let project = project(&state, &p).await?;
+    let project = path_project(&state, &p).await?;
     let s = gate::settings(state.store.as_ref(), project.id).await?;
     Ok(Json(json!(s)))
 }
@@ -325,7 +318,7 @@ pub async fn put_settings(
     Path(p): Path<PathParams>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let project = project(&state, &p).await?;
+    let project = path_project(&state, &p).await?;
     let s: GateSettings = parse_body(&body)?;
     let text = serde_json::to_string(&s).map_err(|e| ApiError::Internal(e.to_string()))?;
     state.store.set_gate_settings(project.id, &text).await?;

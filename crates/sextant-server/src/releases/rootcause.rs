@@ -12,7 +12,7 @@ use super::serialize::{author_json, commit_json};
 use crate::api::auth::Auth;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::serialize::format_ms;
-use crate::api::support::{PathParams, normalize_event_id, param};
+use crate::api::support::{PathParams, normalize_event_id, param, path_project};
 use crate::state::AppState;
 
 /// In-app frame paths of an event, innermost (crashing) frame first.
@@ -211,10 +211,7 @@ pub async fn committers(
     State(state): State<AppState>,
     Path(p): Path<PathParams>,
 ) -> ApiResult<Json<Value>> {
-    let project = state
-        .store
-        .get_project_by_slug(param(&p, "org")?, param(&p, "project")?)
-        .await?;
+    let project = path_project(&state, &p).await?;
     let event_id = normalize_event_id(param(&p, "event_id")?).ok_or(ApiError::NotFound)?;
     let event = state.store.get_event(project.id, &event_id).await?;
     let issue_id = event.issue_id.ok_or(ApiError::NotFound)?;
