@@ -98,7 +98,7 @@ impl Db {
             batch.lock().expect("batch lock").take().unwrap_or_default()
         };
         self.rt.block_on(async {
-            self.store.enqueue(&entries).await.expect("enqueue");
+            self.store.enqueue(entries).await.expect("enqueue");
             let report = self
                 .store
                 .process_inbox(n as u32, &process)
@@ -193,5 +193,5 @@ fn enqueue(bencher: Bencher, n: usize) {
     bencher
         .counter(ItemsCount::new(n))
         .with_inputs(|| db.inputs(n).0)
-        .bench_local_values(|entries| db.rt.block_on(db.store.enqueue(&entries)).expect("enqueue"));
+        .bench_local_values(|entries| db.rt.block_on(db.store.enqueue(entries)).expect("enqueue"));
 }

@@ -106,7 +106,7 @@ pub trait Store: AccountStore + ReleaseStore + Send + Sync + 'static {
     // --- ingest inbox -------------------------------------------------------------
 
     /// Writes entries in one transaction; when this returns `Ok` they are durable.
-    async fn enqueue(&self, entries: &[InboxEntry]) -> Result<Vec<i64>>;
+    async fn enqueue(&self, entries: Vec<InboxEntry>) -> Result<Vec<i64>>;
     /// Rows waiting to be processed.
     async fn inbox_depth(&self) -> Result<i64>;
     /// Claims up to `limit` inbox rows (oldest first), runs `process` on them, then writes

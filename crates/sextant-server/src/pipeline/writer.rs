@@ -25,12 +25,13 @@ pub(super) async fn run(
         let (entries, replies): (Vec<_>, Vec<_>) =
             batch.drain(..).map(|r| (r.entry, r.reply)).unzip();
         let started = Instant::now();
-        let result = store.enqueue(&entries).await;
+        let requests = entries.len();
+        let result = store.enqueue(entries).await;
         metrics.observe("sextant_db_write_seconds", started.elapsed());
         match &result {
             Ok(_) => notify.notify_one(),
             Err(err) => {
-                tracing::error!(error = %err, requests = entries.len(), "inbox commit failed")
+                tracing::error!(error = %err, requests, "inbox commit failed")
             }
         }
         for reply in replies {

@@ -14,13 +14,12 @@ use crate::{ProcessFn, ProcessReport, Result, StoreError};
 const ENQUEUE_ROWS: usize = 64;
 
 impl SqlStore {
-    pub(super) async fn enqueue(&self, entries: &[InboxEntry]) -> Result<Vec<i64>> {
+    pub(super) async fn enqueue(&self, entries: Vec<InboxEntry>) -> Result<Vec<i64>> {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
         // One transaction: one fsync, all-or-nothing.
         if let Some(lite) = &self.lite {
-            let entries = entries.to_vec();
             return lite
                 .write(move |conn| {
                     lite::transaction(conn, |conn| {
@@ -32,10 +31,10 @@ impl SqlStore {
         if entries.len() <= ENQUEUE_ROWS {
             // One statement is atomic on its own: no BEGIN and COMMIT round trips.
             let mut conn = self.writer.acquire().await?;
-            return insert_entries(&mut *conn, entries).await;
+            return insert_entries(&mut *conn, &entries).await;
         }
         let mut tx = self.begin_write().await?;
-        let ids = insert_entries(&mut *tx, entries).await?;
+        let ids = insert_entries(&mut *tx, &entries).await?;
         tx.commit().await?;
         Ok(ids)
     }
@@ -54,18 +53,26 @@ impl SqlStore {
     ) -> Result<ProcessReport> {
         match (&self.lite, self.backend) {
             (Some(lite), _) => self.process_lite(lite, limit, process).await,
-            (None, Backend::Postgres) => self.process_postgres(limit, process).await,
-            (None, Backend::Sqlite) => self.process_in_memory(limit, process).await,
+            (None, backend) => self.process_in_transaction(backend, limit, process).await,
         }
     }
 
-    /// PostgreSQL nodes share the inbox: row locks claim the rows, SKIP LOCKED steps over
-    /// other nodes' claims, and a crashed node's locks vanish with its transaction.
-    async fn process_postgres(&self, limit: u32, process: &ProcessFn<'_>) -> Result<ProcessReport> {
+    /// Claims, processes and writes in one transaction. PostgreSQL nodes share the inbox:
+    /// row locks claim the rows, SKIP LOCKED steps over other nodes' claims, and a crashed
+    /// node's locks vanish with its transaction. An in-memory SQLite database has a single
+    /// connection, which does everything in turn.
+    async fn process_in_transaction(
+        &self,
+        backend: Backend,
+        limit: u32,
+        process: &ProcessFn<'_>,
+    ) -> Result<ProcessReport> {
         let mut tx = self.begin_write().await?;
-        let claim = format!(
-            "SELECT {INBOX_COLUMNS} FROM inbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
-        );
+        let lock = match backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let claim = format!("SELECT {INBOX_COLUMNS} FROM inbox ORDER BY id LIMIT $1{lock}");
         let rows = claim_rows(&mut *tx, &claim, limit).await?;
         if rows.is_empty() {
             // Nothing was read that needs keeping; end the transaction without a commit.
@@ -77,13 +84,15 @@ impl SqlStore {
         // a time: two batches touching the same issues, tags and users would otherwise
         // lock rows in opposite orders and deadlock.
         let _turn = self.batch_writes.lock().await;
-        // As on SQLite, the processing commit needs no flush of its own: if it is lost in
-        // a crash, the deletion of its inbox rows is lost with it and they are processed
-        // again. Inbox commits (acknowledgements) keep the server's durable setting.
-        sqlx::query("SET LOCAL synchronous_commit = off")
-            .execute(&mut *tx)
-            .await?;
-        let report = write_and_delete(&mut *tx, Backend::Postgres, &ids(&rows), &batch).await?;
+        if backend == Backend::Postgres {
+            // As on SQLite, the processing commit needs no flush of its own: if it is lost
+            // in a crash, the deletion of its inbox rows is lost with it and they are
+            // processed again. Inbox commits (acknowledgements) keep the durable setting.
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let report = write_and_delete(&mut *tx, backend, &ids(&rows), &batch).await?;
         tx.commit().await?;
         Ok(report)
     }
@@ -144,25 +153,6 @@ impl SqlStore {
             .await;
         drop(claim);
         report
-    }
-
-    /// An in-memory database has a single connection, which does everything in turn.
-    async fn process_in_memory(
-        &self,
-        limit: u32,
-        process: &ProcessFn<'_>,
-    ) -> Result<ProcessReport> {
-        let mut tx = self.begin_write().await?;
-        let claim = format!("SELECT {INBOX_COLUMNS} FROM inbox ORDER BY id LIMIT $1");
-        let rows = claim_rows(&mut *tx, &claim, limit).await?;
-        if rows.is_empty() {
-            tx.rollback().await?;
-            return Ok(ProcessReport::default());
-        }
-        let batch = process(&rows);
-        let report = write_and_delete(&mut *tx, Backend::Sqlite, &ids(&rows), &batch).await?;
-        tx.commit().await?;
-        Ok(report)
     }
 }
 

@@ -15,10 +15,9 @@ use tokio::sync::oneshot;
 
 use crate::{Result, StoreError};
 
-/// Same settings as the sqlx connections (see `SQLITE_PRAGMAS`); the journal mode is a
-/// property of the file and already WAL.
-const PRAGMAS: &str =
-    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16000;";
+/// On top of the settings every SQLite connection gets (`SQLITE_PRAGMAS`): a larger page
+/// cache for the hot path.
+const HOT_PATH_PRAGMAS: &str = "PRAGMA cache_size = -16000;";
 /// The writer's own settings. Statement journals (the undo log of each multi-row
 /// statement) stay in memory instead of a temporary file. Checkpoints are the
 /// checkpointer thread's job; the writer checkpoints only if the log grows far beyond
@@ -27,7 +26,6 @@ const WRITER_PRAGMAS: &str = "PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpo
 /// Checkpoints run at most this often while writes go on, each copying what the log
 /// gathered meanwhile into the database file.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const STATEMENT_CACHE: usize = 512;
 /// Idle reader connections kept for reuse.
 const MAX_IDLE_READERS: usize = 4;
@@ -64,8 +62,8 @@ fn connect(path: &PathBuf) -> Result<Connection> {
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.execute_batch(PRAGMAS)?;
+    conn.execute_batch(super::SQLITE_PRAGMAS)?;
+    conn.execute_batch(HOT_PATH_PRAGMAS)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }

@@ -43,7 +43,7 @@ pub(crate) struct SqlStore {
     /// lookups run on direct connections. Both it and `writer` write in immediate
     /// transactions (or single statements), so each waits for the other's lock.
     lite: Option<lite::Lite>,
-    /// Batch writes of this process take turns on PostgreSQL (see `process_postgres`).
+    /// Batch writes of this process take turns (see `process_in_transaction`).
     batch_writes: tokio::sync::Mutex<()>,
 }
 
@@ -382,7 +382,7 @@ mod tests {
             user_agent: None,
             body: vec![],
         };
-        store.enqueue(&[entry]).await.unwrap();
+        store.enqueue(vec![entry]).await.unwrap();
         let mut retitled = event(project.id, "3", "First");
         retitled.timestamp = 2;
         let batch = Batch {

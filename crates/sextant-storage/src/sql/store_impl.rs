@@ -118,7 +118,7 @@ impl Store for SqlStore {
         SqlStore::revoke_token(self, id).await
     }
 
-    async fn enqueue(&self, entries: &[InboxEntry]) -> Result<Vec<i64>> {
+    async fn enqueue(&self, entries: Vec<InboxEntry>) -> Result<Vec<i64>> {
         SqlStore::enqueue(self, entries).await
     }
 

@@ -208,7 +208,7 @@ pub async fn enqueue_one(store: &Shared, project_id: i64, body: &[u8]) -> i64 {
         user_agent: Some("sentry.test/1.0".into()),
         body: body.to_vec(),
     };
-    store.enqueue(&[entry]).await.expect("enqueue")[0]
+    store.enqueue(vec![entry]).await.expect("enqueue")[0]
 }
 
 /// The bootstrap project, created on demand.

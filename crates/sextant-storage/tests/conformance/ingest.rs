@@ -29,7 +29,7 @@ pub async fn inbox_roundtrip_and_exactly_once(store: Shared) {
             body: vec![i, 0, 255],
         })
         .collect();
-    let ids = store.enqueue(&entries).await.unwrap();
+    let ids = store.enqueue(entries.clone()).await.unwrap();
     assert_eq!(ids.len(), 3);
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
     assert_eq!(store.inbox_depth().await.unwrap(), 3);
@@ -76,8 +76,8 @@ pub async fn inbox_roundtrip_and_exactly_once(store: Shared) {
         project_id: 9999,
         ..entries[0].clone()
     };
-    assert!(store.enqueue(&[orphan]).await.is_err());
-    assert_eq!(store.enqueue(&[]).await.unwrap(), Vec::<i64>::new());
+    assert!(store.enqueue(vec![orphan]).await.is_err());
+    assert_eq!(store.enqueue(vec![]).await.unwrap(), Vec::<i64>::new());
 }
 
 pub async fn replayed_event_is_duplicate(store: Shared) {
