@@ -6,6 +6,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// See the `mimalloc` entry in Cargo.toml for why this allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn is_release_check() -> bool {
     let args: Vec<String> = std::env::args().collect();
     args.windows(2)
