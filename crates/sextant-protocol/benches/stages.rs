@@ -8,7 +8,8 @@ mod support;
 use divan::counter::BytesCount;
 use divan::{Bencher, black_box};
 use sextant_protocol::{
-    Event, NormalizeContext, group, issue_metadata, normalize_event, parse_envelope,
+    Event, NormalizeContext, group, issue_metadata, normalize_event, normalize_event_for_index,
+    parse_envelope,
 };
 
 fn main() {
@@ -72,6 +73,17 @@ fn normalize(bencher: Bencher, name: &str) {
     bencher
         .counter(BytesCount::of_slice(&data))
         .bench(|| normalize_event(black_box(&data), &ctx).expect("payload normalizes"));
+}
+
+/// What processing does per event: normalization of only the parts the stored columns
+/// and grouping read (the full one happens when the event is read).
+#[divan::bench(args = EVENTS)]
+fn normalize_for_index(bencher: Bencher, name: &str) {
+    let data = payload(name);
+    let ctx = ctx();
+    bencher
+        .counter(BytesCount::of_slice(&data))
+        .bench(|| normalize_event_for_index(black_box(&data), &ctx).expect("payload normalizes"));
 }
 
 #[divan::bench(args = EVENTS)]

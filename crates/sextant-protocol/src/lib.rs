@@ -21,9 +21,13 @@ pub use auth::{
 };
 pub use client_report::{ClientReport, DiscardedEvent, parse_client_report};
 pub use envelope::{
-    Envelope, EnvelopeError, EnvelopeHeaders, Item, ItemHeaders, ItemType, parse_envelope,
+    Envelope, EnvelopeError, EnvelopeHeaders, Item, ItemHeaders, ItemSpan, ItemType,
+    parse_envelope, parse_envelope_spans,
 };
-pub use event::{Event, EventError, NormalizeContext, normalize_event, normalize_event_item};
+pub use event::{
+    Event, EventError, NormalizeContext, normalize_event, normalize_event_for_index,
+    normalize_event_item,
+};
 pub use grouping::{GROUPING_CONFIG, Grouping, IssueMetadata, group, issue_metadata};
 pub use pipeline::{ProcessedEvent, process_event};
 pub use store_body::{StoreBodyError, decode_store_body};

@@ -6,10 +6,14 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use sextant_protocol::{
-    ItemType, NormalizeContext, decode_store_body, group, issue_metadata, normalize_event,
-    normalize_event_item, parse_auth_header, parse_auth_query, parse_client_report, parse_envelope,
-    process_event,
+    Event, ItemType, NormalizeContext, decode_store_body, group, issue_metadata, normalize_event,
+    normalize_event_for_index, normalize_event_item, parse_auth_header, parse_auth_query,
+    parse_client_report, parse_envelope, process_event,
 };
+
+#[path = "../benches/support/mod.rs"]
+#[allow(dead_code)]
+mod support;
 
 const PUBLIC_KEY: &str = "e12d836b15bb49d7bbf99e64295d995b";
 /// After every fixture's capture time (2026-11-24T09:32:40Z); used when the envelope has
@@ -89,6 +93,9 @@ fn process(payload: &[u8], item_type: &ItemType, ctx: &NormalizeContext) -> Valu
     assert_eq!(processed.event, event);
     assert_eq!(processed.grouping, group(&event));
     assert_eq!(processed.metadata, issue_metadata(&event));
+    if *item_type == ItemType::Event {
+        assert_index_agrees(payload, ctx, &event);
+    }
     let tags: Vec<Value> = processed.tags.iter().map(|(k, v)| json!([k, v])).collect();
     json!({
         "normalized": processed.event,
@@ -99,6 +106,42 @@ fn process(payload: &[u8], item_type: &ItemType, ctx: &NormalizeContext) -> Valu
         "metadata": processed.metadata.metadata,
         "tags": tags,
     })
+}
+
+/// Processing derives an event's columns from the pruned parse
+/// (`normalize_event_for_index`); each of them must equal what the full normalization
+/// gives, or the stored columns would disagree with the event read back.
+fn assert_index_agrees(payload: &[u8], ctx: &NormalizeContext, full: &Event) {
+    let index = normalize_event_for_index(payload, ctx).expect("indexes");
+    assert_eq!(group(&index), group(full));
+    assert_eq!(issue_metadata(&index), issue_metadata(full));
+    assert_eq!(index.event_id(), full.event_id());
+    assert_eq!(index.timestamp(), full.timestamp());
+    assert_eq!(index.level(), full.level());
+    assert_eq!(index.platform(), full.platform());
+    assert_eq!(index.event_type(), full.event_type());
+    assert_eq!(index.release(), full.release());
+    assert_eq!(index.environment(), full.environment());
+    assert_eq!(index.transaction(), full.transaction());
+    assert_eq!(index.message(), full.message());
+    assert_eq!(index.tags(), full.tags());
+    assert_eq!(index.user_key(), full.user_key());
+    assert_eq!(index.trace_id(), full.trace_id());
+    assert_eq!(index.unhandled(), full.unhandled());
+}
+
+#[test]
+fn index_normalization_of_the_benchmark_event() {
+    let payload = support::django_event();
+    let ctx = NormalizeContext {
+        received_at: FALLBACK_RECEIVED,
+        client_ip: Some("203.0.113.7".into()),
+        ..NormalizeContext::default()
+    };
+    let full = normalize_event(&payload, &ctx).unwrap();
+    assert_index_agrees(&payload, &ctx, &full);
+    let index = normalize_event_for_index(&payload, &ctx).unwrap();
+    assert!(full.get("breadcrumbs").is_some() && index.get("breadcrumbs").is_none());
 }
 
 fn snapshot(name: &str, value: &Value) {

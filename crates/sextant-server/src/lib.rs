@@ -31,6 +31,7 @@ pub mod projects;
 pub mod releases;
 pub mod server;
 pub mod state;
+pub mod stored_event;
 pub mod ui;
 
 pub use server::{Server, ServerError, run};

@@ -33,6 +33,14 @@ pub struct Item {
     pub payload: Vec<u8>,
 }
 
+/// An item located in the body it was parsed from, without a copy of its payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemSpan {
+    pub headers: ItemHeaders,
+    /// Byte range of the payload within the envelope body.
+    pub payload: std::ops::Range<usize>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemHeaders {
     pub item_type: ItemType,
@@ -119,6 +127,21 @@ fn require_newline(body: &[u8], offset: usize) -> Result<(), EnvelopeError> {
 /// Parses an envelope body exactly as Relay does (§6.2), except that trailing whitespace
 /// after the last item is tolerated. Unknown item types are kept as [`ItemType::Unknown`].
 pub fn parse_envelope(body: &[u8]) -> Result<Envelope, EnvelopeError> {
+    let (headers, spans) = parse_envelope_spans(body)?;
+    let items = spans
+        .into_iter()
+        .map(|span| Item {
+            payload: body[span.payload].to_vec(),
+            headers: span.headers,
+        })
+        .collect();
+    Ok(Envelope { headers, items })
+}
+
+/// [`parse_envelope`] that locates the payloads in `body` instead of copying them.
+pub fn parse_envelope_spans(
+    body: &[u8],
+) -> Result<(EnvelopeHeaders, Vec<ItemSpan>), EnvelopeError> {
     let (header, end) = match json_at(body, 0) {
         Ok(Some(found)) => found,
         Ok(None) => return Err(EnvelopeError::Empty),
@@ -158,13 +181,13 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, EnvelopeError> {
                 .position(|&b| b == b'\n')
                 .map_or(body.len(), |i| pstart + i),
         };
-        items.push(Item {
+        items.push(ItemSpan {
             headers: item_headers,
-            payload: body[pstart..pend].to_vec(),
+            payload: pstart..pend,
         });
         pos = pend + 1;
     }
-    Ok(Envelope { headers, items })
+    Ok((headers, items))
 }
 
 fn envelope_headers(raw: Map<String, Value>) -> Result<EnvelopeHeaders, EnvelopeError> {

@@ -7,6 +7,7 @@ mod exception;
 mod frames;
 mod message;
 mod normalize;
+mod prune;
 mod tags;
 mod trim;
 mod user;
@@ -91,18 +92,40 @@ pub fn normalize_event_item(
     normalize_with_type(payload, ctx, forced)
 }
 
+/// [`normalize_event`] of only the parts an event's index fields derive from: every
+/// accessor and [`crate::group`] / [`crate::issue_metadata`] give the same answers as on
+/// the fully normalized event, but breadcrumbs, `extra`, frame locals and context lines
+/// are left out of [`Event::data`] (see `prune`). For processing that stores the payload
+/// as sent and normalizes it in full when it is read.
+pub fn normalize_event_for_index(
+    payload: &[u8],
+    ctx: &NormalizeContext,
+) -> Result<Event, EventError> {
+    let value = parse_lenient(payload, prune::parse)?;
+    match value {
+        Value::Object(map) => normalize::normalize(map, ctx, None),
+        _ => Err(EventError::NotAnObject),
+    }
+}
+
+/// `parse`, retried once with non-finite numbers replaced on failure: Python clients may
+/// emit NaN/Infinity even inside envelopes, and the common path pays nothing for it.
+fn parse_lenient(
+    payload: &[u8],
+    parse: fn(&[u8]) -> serde_json::Result<Value>,
+) -> Result<Value, EventError> {
+    parse(payload).or_else(|e| {
+        parse(&crate::store_body::replace_non_finite(payload))
+            .map_err(|_| EventError::InvalidJson(e.to_string()))
+    })
+}
+
 fn normalize_with_type(
     payload: &[u8],
     ctx: &NormalizeContext,
     forced_type: Option<&str>,
 ) -> Result<Event, EventError> {
-    let value: Value = match serde_json::from_slice(payload) {
-        Ok(v) => v,
-        // Python clients may emit NaN/Infinity even inside envelopes; retry only on failure
-        // so the common path pays nothing.
-        Err(e) => serde_json::from_slice(&crate::store_body::replace_non_finite(payload))
-            .map_err(|_| EventError::InvalidJson(e.to_string()))?,
-    };
+    let value = parse_lenient(payload, |bytes| serde_json::from_slice(bytes))?;
     match value {
         Value::Object(map) => normalize::normalize(map, ctx, forced_type),
         _ => Err(EventError::NotAnObject),

@@ -1,5 +1,5 @@
 //! Event endpoints: an issue's events (list, latest, oldest, by id) and a project's
-//! event by id, in Sentry's JSON or as the stored normalized JSON.
+//! event by id, in Sentry's JSON or as the normalized event JSON.
 
 use axum::Json;
 use axum::extract::{OriginalUri, Path, RawQuery, State};
@@ -11,14 +11,14 @@ use sextant_storage::{Cursor, EventRecord, Issue, StoreError};
 use super::auth::Auth;
 use super::error::{ApiError, ApiResult};
 use super::pagination::{Params, link_header};
-use super::serialize::{decode_payload, decompress_payload, event_json, event_list_item};
+use super::serialize::{event_json, event_list_item};
 use super::support::{
     PathParams, json_with_link, normalize_event_id, param, resolve_issue, resolve_project,
 };
 use crate::state::AppState;
 
 fn payload_of(rec: &EventRecord) -> ApiResult<Value> {
-    decode_payload(&rec.payload)
+    crate::stored_event::decode(&rec.payload)
         .map_err(|e| ApiError::Internal(format!("event {}: {e}", rec.event_id)))
 }
 
@@ -142,14 +142,14 @@ pub async fn get_for_project(
     Ok(Json(full(&rec, issue.as_ref())?))
 }
 
-/// The stored normalized event, byte for byte as the pipeline wrote it.
+/// The normalized event as JSON.
 pub async fn raw_for_project(
     _auth: Auth,
     State(state): State<AppState>,
     Path(p): Path<PathParams>,
 ) -> ApiResult<Response> {
     let rec = project_event(&state, &p).await?;
-    let bytes = decompress_payload(&rec.payload)
+    let bytes = crate::stored_event::decode_json(&rec.payload)
         .map_err(|e| ApiError::Internal(format!("event {}: {e}", rec.event_id)))?;
     let mut resp = bytes.into_response();
     resp.headers_mut().insert(

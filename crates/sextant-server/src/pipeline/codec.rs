@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::ops::Range;
 
 /// Inbox bodies are written once and read once: favour speed. A 23 KiB event still
 /// shrinks about 6×, which is most of the write volume of the inbox.
@@ -39,34 +40,110 @@ fn compress_with(
     })
 }
 
-/// The form an accepted body takes in the inbox.
+/// The form an accepted body takes in the inbox: zstd, with every large item payload in
+/// a frame of its own and one frame for the bytes between them. The stream still decodes
+/// to the envelope, and processing keeps an item's frame as that item's stored payload
+/// instead of compressing the same bytes a second time.
 pub fn pack_inbox(body: &[u8]) -> Vec<u8> {
     if body.len() < MIN_PACKED {
         return body.to_vec();
     }
-    compress_with(&INBOX, INBOX_LEVEL, body)
+    let mut cuts = vec![0];
+    if let Ok((_, items)) = sextant_protocol::parse_envelope_spans(body) {
+        for item in items.iter().filter(|i| i.payload.len() >= MIN_PACKED) {
+            cuts.extend([item.payload.start, item.payload.end]);
+        }
+    }
+    cuts.push(body.len());
+    cuts.dedup();
+    let mut packed = Vec::with_capacity(body.len() / 4);
+    for segment in cuts.windows(2) {
+        packed.extend(compress_with(
+            &INBOX,
+            INBOX_LEVEL,
+            &body[segment[0]..segment[1]],
+        ));
+    }
+    packed
 }
 
-/// The envelope bytes of an inbox body, packed or not.
-pub fn unpack_inbox(stored: &[u8]) -> std::io::Result<Cow<'_, [u8]>> {
+/// An inbox body as processing sees it.
+pub struct Unpacked<'a> {
+    /// The envelope bytes.
+    pub body: Cow<'a, [u8]>,
+    /// Each frame of the stored form: the range it decodes to, and its own bytes.
+    frames: Vec<(Range<usize>, &'a [u8])>,
+}
+
+impl Unpacked<'_> {
+    /// The compressed frame holding exactly `range` of the body, if the body was packed
+    /// that way (see [`pack_inbox`]).
+    pub fn frame(&self, range: &Range<usize>) -> Option<&[u8]> {
+        self.frames
+            .iter()
+            .find(|(decoded, _)| decoded == range)
+            .map(|(_, frame)| *frame)
+    }
+}
+
+/// The envelope bytes of an inbox body, packed or not, with the frames they came from.
+pub fn unpack_inbox(stored: &[u8]) -> std::io::Result<Unpacked<'_>> {
     if !stored.starts_with(&ZSTD_MAGIC) {
-        return Ok(Cow::Borrowed(stored));
+        return Ok(Unpacked {
+            body: Cow::Borrowed(stored),
+            frames: Vec::new(),
+        });
     }
-    // `pack_inbox` records the original size in the frame, so the output is allocated
-    // once and the thread's decompression context reused.
-    match zstd::zstd_safe::get_frame_content_size(stored) {
-        Ok(Some(size)) if size <= MAX_UNPACKED => UNPACK.with(|cell| {
-            let mut cell = cell.borrow_mut();
-            let decompressor = match cell.as_mut() {
-                Some(d) => d,
-                None => cell.insert(zstd::bulk::Decompressor::new()?),
-            };
-            decompressor
-                .decompress(stored, size as usize)
-                .map(Cow::Owned)
+    match frames_of(stored) {
+        Some(frames) => {
+            let total = frames.last().map_or(0, |(decoded, _)| decoded.end);
+            let mut body = Vec::with_capacity(total);
+            UNPACK.with(|cell| -> std::io::Result<()> {
+                let mut cell = cell.borrow_mut();
+                let decompressor = match cell.as_mut() {
+                    Some(d) => d,
+                    None => cell.insert(zstd::bulk::Decompressor::new()?),
+                };
+                for (decoded, frame) in &frames {
+                    let mut out = std::io::Cursor::new(&mut body);
+                    out.set_position(decoded.start as u64);
+                    decompressor.decompress_to_buffer(*frame, &mut out)?;
+                }
+                Ok(())
+            })?;
+            if body.len() != total {
+                return Err(std::io::Error::other("inbox frame shorter than declared"));
+            }
+            Ok(Unpacked {
+                body: Cow::Owned(body),
+                frames,
+            })
+        }
+        // A frame without a recorded size (not written by `pack_inbox`): decode as a stream.
+        None => Ok(Unpacked {
+            body: Cow::Owned(zstd::stream::decode_all(stored)?),
+            frames: Vec::new(),
         }),
-        _ => zstd::stream::decode_all(stored).map(Cow::Owned),
     }
+}
+
+/// The frames of a zstd stream with the body range each decodes to, when every frame
+/// records its size and the total stays within [`MAX_UNPACKED`].
+fn frames_of(stored: &[u8]) -> Option<Vec<(Range<usize>, &[u8])>> {
+    let mut frames = Vec::new();
+    let (mut pos, mut decoded) = (0usize, 0usize);
+    while pos < stored.len() {
+        let len = zstd::zstd_safe::find_frame_compressed_size(&stored[pos..]).ok()?;
+        let frame = &stored[pos..pos + len];
+        let size = zstd::zstd_safe::get_frame_content_size(frame).ok()??;
+        let end = decoded.checked_add(usize::try_from(size).ok()?)?;
+        if end as u64 > MAX_UNPACKED {
+            return None;
+        }
+        frames.push((decoded..end, frame));
+        (pos, decoded) = (pos + len, end);
+    }
+    Some(frames)
 }
 
 /// A stored event or item payload.
@@ -82,10 +159,7 @@ mod tests {
     fn inbox_bodies_round_trip_packed_or_not() {
         let small = b"{}\n{\"type\":\"session\"}\n{}\n".to_vec();
         assert_eq!(pack_inbox(&small), small, "small bodies stay as they are");
-        assert_eq!(
-            unpack_inbox(&pack_inbox(&small)).unwrap().as_ref(),
-            &small[..]
-        );
+        assert_eq!(unpack_inbox(&pack_inbox(&small)).unwrap().body, &small[..]);
 
         let big = format!("{{\"event_id\":\"{}\"}}\n", "a".repeat(32))
             .repeat(100)
@@ -97,7 +171,45 @@ mod tests {
             packed.len(),
             big.len()
         );
-        assert_eq!(unpack_inbox(&packed).unwrap().as_ref(), &big[..]);
+        assert_eq!(unpack_inbox(&packed).unwrap().body, &big[..]);
+        // Not an envelope: one frame, still readable as a plain zstd stream.
+        assert_eq!(zstd::decode_all(&packed[..]).unwrap(), big);
+    }
+
+    #[test]
+    fn large_item_payloads_get_frames_of_their_own() {
+        let event = format!("{{\"message\":\"{}\"}}", "boom ".repeat(300));
+        let small = "{\"status\":\"ok\"}";
+        let body = format!(
+            "{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\"}}\n{event}\n\
+             {{\"type\":\"session\"}}\n{small}\n",
+            id = "a".repeat(32)
+        )
+        .into_bytes();
+        let packed = pack_inbox(&body);
+        assert!(packed.len() < body.len() / 4);
+        assert_eq!(zstd::decode_all(&packed[..]).unwrap(), body);
+
+        let unpacked = unpack_inbox(&packed).unwrap();
+        assert_eq!(unpacked.body, &body[..]);
+        let (_, items) = sextant_protocol::parse_envelope_spans(&body).unwrap();
+        let frame = unpacked
+            .frame(&items[0].payload)
+            .expect("the event has a frame");
+        assert_eq!(zstd::decode_all(frame).unwrap(), event.as_bytes());
+        assert!(
+            unpacked.frame(&items[1].payload).is_none(),
+            "small payloads share the frame between large ones"
+        );
+    }
+
+    #[test]
+    fn corrupt_frames_are_errors() {
+        let mut packed = pack_inbox(&b"x".repeat(4096));
+        let last = packed.len() - 1;
+        packed[last] ^= 0xff;
+        packed.truncate(last - 3);
+        assert!(unpack_inbox(&packed).is_err());
     }
 
     #[test]

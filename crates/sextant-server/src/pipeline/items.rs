@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use sextant_protocol::client_report::parse_client_report;
-use sextant_protocol::envelope::{Envelope, Item, ItemType, parse_envelope};
-use sextant_protocol::event::{Event, NormalizeContext, normalize_event};
+use sextant_protocol::envelope::{EnvelopeHeaders, ItemHeaders, ItemType, parse_envelope_spans};
+use sextant_protocol::event::{Event, NormalizeContext, normalize_event_for_index};
 use sextant_protocol::grouping::{group, issue_metadata};
 use sextant_storage::{Batch, InboxRow, NewAttachment, NewEvent, NewRawItem, OutcomeDelta};
 
@@ -44,7 +44,7 @@ impl Notes {
 
 struct Row<'a> {
     row: &'a InboxRow,
-    envelope: &'a Envelope,
+    envelope: &'a EnvelopeHeaders,
     batch: &'a mut Batch,
     notes: &'a mut Notes,
 }
@@ -62,7 +62,7 @@ impl Row<'_> {
         });
     }
 
-    fn accept(&mut self, item: &Item) {
+    fn accept(&mut self, item: &ItemRef<'_>) {
         self.outcome("accepted", item.headers.item_type.data_category(), "", 1);
         self.notes
             .accepted
@@ -77,7 +77,25 @@ impl Row<'_> {
     }
 
     fn event_id(&self) -> Option<String> {
-        self.envelope.headers.event_id.clone()
+        self.envelope.event_id.clone()
+    }
+}
+
+/// One item of an inbox body, read in place.
+struct ItemRef<'a> {
+    headers: &'a ItemHeaders,
+    payload: &'a [u8],
+    /// The payload's own zstd frame from the inbox, when ingest gave it one.
+    packed: Option<&'a [u8]>,
+}
+
+impl ItemRef<'_> {
+    /// The payload as stored: its inbox frame, or compressed now.
+    fn stored_payload(&self) -> Vec<u8> {
+        match self.packed {
+            Some(frame) => frame.to_vec(),
+            None => super::codec::compress_payload(self.payload),
+        }
     }
 }
 
@@ -137,15 +155,17 @@ fn discard_row(row: &InboxRow, reason: &str, batch: &mut Batch, notes: &mut Note
 }
 
 fn process_row(row: &InboxRow, batch: &mut Batch, notes: &mut Notes) {
-    let body = match super::codec::unpack_inbox(&row.entry.body) {
-        Ok(body) => body,
+    let unpacked = match super::codec::unpack_inbox(&row.entry.body) {
+        Ok(unpacked) => unpacked,
         Err(err) => {
             tracing::warn!(error = %err, "stored inbox body does not decompress");
-            std::borrow::Cow::Borrowed(&row.entry.body[..0])
+            discard_row(row, "invalid_envelope", batch, notes);
+            return;
         }
     };
-    let envelope = match parse_envelope(&body) {
-        Ok(envelope) => envelope,
+    let body = &unpacked.body;
+    let (envelope, items) = match parse_envelope_spans(body) {
+        Ok(parsed) => parsed,
         Err(err) => {
             // Ingest framed this body before accepting it, so this means a format
             // change between versions; count it rather than fail the batch.
@@ -160,12 +180,17 @@ fn process_row(row: &InboxRow, batch: &mut Batch, notes: &mut Notes) {
         batch,
         notes,
     };
-    for item in &envelope.items {
-        process_item(&mut ctx, item);
+    for span in &items {
+        let item = ItemRef {
+            headers: &span.headers,
+            payload: &body[span.payload.clone()],
+            packed: unpacked.frame(&span.payload),
+        };
+        process_item(&mut ctx, &item);
     }
 }
 
-fn process_item(ctx: &mut Row<'_>, item: &Item) {
+fn process_item(ctx: &mut Row<'_>, item: &ItemRef<'_>) {
     let item_type = &item.headers.item_type;
     match item_type {
         ItemType::Event => process_event(ctx, item),
@@ -206,17 +231,13 @@ fn process_item(ctx: &mut Row<'_>, item: &Item) {
     }
 }
 
-fn compress(data: &[u8]) -> Vec<u8> {
-    super::codec::compress_payload(data)
-}
-
-fn keep_raw(ctx: &mut Row<'_>, item: &Item) {
+fn keep_raw(ctx: &mut Row<'_>, item: &ItemRef<'_>) {
     let raw = NewRawItem {
         project_id: ctx.row.entry.project_id,
         item_type: item.headers.item_type.as_str().to_string(),
         event_id: ctx.event_id(),
         received_at: ctx.row.entry.received_at,
-        payload: compress(&item.payload),
+        payload: item.stored_payload(),
     };
     ctx.batch.raw_items.push(raw);
     ctx.accept(item);
@@ -224,25 +245,25 @@ fn keep_raw(ctx: &mut Row<'_>, item: &Item) {
 
 /// Session updates and aggregates become rollup increments (`sessions.rs`); invalid ones
 /// are dropped silently, as sessions never produce client-visible errors.
-fn process_sessions(ctx: &mut Row<'_>, item: &Item) {
+fn process_sessions(ctx: &mut Row<'_>, item: &ItemRef<'_>) {
     let at = super::sessions::Arrival {
         project_id: ctx.row.entry.project_id,
         received_at: ctx.row.entry.received_at,
-        sent_at: ctx.envelope.headers.sent_at.map(|s| (s * 1000.0) as i64),
+        sent_at: ctx.envelope.sent_at.map(|s| (s * 1000.0) as i64),
     };
     if item.headers.item_type == ItemType::Session {
         ctx.batch
             .sessions
-            .extend(super::sessions::session_delta(&item.payload, at));
+            .extend(super::sessions::session_delta(item.payload, at));
     } else {
         ctx.batch
             .sessions
-            .extend(super::sessions::aggregate_deltas(&item.payload, at));
+            .extend(super::sessions::aggregate_deltas(item.payload, at));
     }
     ctx.accept(item);
 }
 
-fn process_attachment(ctx: &mut Row<'_>, item: &Item) {
+fn process_attachment(ctx: &mut Row<'_>, item: &ItemRef<'_>) {
     let Some(event_id) = ctx.event_id() else {
         ctx.discard("attachment", "attachment", "missing_event_id");
         return;
@@ -272,8 +293,8 @@ fn process_attachment(ctx: &mut Row<'_>, item: &Item) {
     ctx.accept(item);
 }
 
-fn process_client_report(ctx: &mut Row<'_>, item: &Item) {
-    match parse_client_report(&item.payload) {
+fn process_client_report(ctx: &mut Row<'_>, item: &ItemRef<'_>) {
+    match parse_client_report(item.payload) {
         Ok(report) => {
             for discarded in report.discarded {
                 let quantity = i64::try_from(discarded.quantity).unwrap_or(i64::MAX);
@@ -290,16 +311,18 @@ fn process_client_report(ctx: &mut Row<'_>, item: &Item) {
     }
 }
 
-fn process_event(ctx: &mut Row<'_>, item: &Item) {
+fn process_event(ctx: &mut Row<'_>, item: &ItemRef<'_>) {
     let entry = &ctx.row.entry;
     let normalize = NormalizeContext {
         received_at: entry.received_at as f64 / 1000.0,
-        sent_at: ctx.envelope.headers.sent_at,
+        sent_at: ctx.envelope.sent_at,
         client_ip: entry.client_ip.clone(),
         user_agent: entry.user_agent.clone(),
-        envelope_event_id: ctx.envelope.headers.event_id.clone(),
+        envelope_event_id: ctx.envelope.event_id.clone(),
     };
-    let event = match normalize_event(&item.payload, &normalize) {
+    // The payload is stored as sent and normalized in full when read (`stored_event`);
+    // here only what the columns and grouping derive from is normalized.
+    let event = match normalize_event_for_index(item.payload, &normalize) {
         Ok(event) => event,
         Err(err) => {
             tracing::debug!(error = %err, "event discarded");
@@ -311,14 +334,21 @@ fn process_event(ctx: &mut Row<'_>, item: &Item) {
         // Transactions and feedback sent as `event` items are kept with their kind.
         "transaction" | "feedback" => keep_raw(ctx, item),
         _ => {
-            let new_event = to_new_event(entry.project_id, entry.received_at, &event);
+            // With the id resolved here, reading gives the event this same id even when
+            // neither the envelope nor the payload had a valid one.
+            let facts = NormalizeContext {
+                envelope_event_id: Some(event.event_id().to_string()),
+                ..normalize
+            };
+            let payload = crate::stored_event::encode(&facts, &item.stored_payload());
+            let new_event = to_new_event(entry.project_id, entry.received_at, &event, payload);
             ctx.batch.events.push(new_event);
             ctx.accept(item);
         }
     }
 }
 
-fn to_new_event(project_id: i64, received_at: i64, event: &Event) -> NewEvent {
+fn to_new_event(project_id: i64, received_at: i64, event: &Event, payload: Vec<u8>) -> NewEvent {
     let grouping = group(event);
     let metadata = issue_metadata(event);
     NewEvent {
@@ -341,6 +371,6 @@ fn to_new_event(project_id: i64, received_at: i64, event: &Event) -> NewEvent {
         unhandled: event.unhandled(),
         grouping_config: grouping.config.to_string(),
         hashes: grouping.hashes,
-        payload: compress(&event.to_json()),
+        payload,
     }
 }

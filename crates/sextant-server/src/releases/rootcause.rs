@@ -104,10 +104,7 @@ pub fn suspects<'a>(
 }
 
 fn decode(event: &EventRecord) -> Value {
-    zstd::decode_all(event.payload.as_slice())
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null)
+    crate::stored_event::decode(&event.payload).unwrap_or(Value::Null)
 }
 
 async fn suspect_json(

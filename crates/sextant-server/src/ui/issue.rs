@@ -15,9 +15,10 @@ use super::event_view::{EventView, event_view};
 use super::format::{DAY_MS, HOUR_MS, ago, bars_svg, count, series, share_svg};
 use super::pages::{Nav, render};
 use super::viewer::Viewer;
-use crate::api::serialize::{decode_payload, decompress_payload, format_ms, short_id};
+use crate::api::serialize::{format_ms, short_id};
 use crate::ingest::now_millis as now_ms;
 use crate::state::AppState;
+use crate::stored_event;
 
 /// Tag keys shown with their value distribution, and values per key.
 const TAG_KEYS: usize = 10;
@@ -150,7 +151,7 @@ pub async fn detail(
         }
         None => state.store.latest_issue_event(issue.id).await?,
     };
-    let payload = decode_payload(&record.payload).map_err(UiError::Internal)?;
+    let payload = stored_event::decode(&record.payload).map_err(UiError::Internal)?;
     let base = format!("/orgs/{}/{}", project.org_slug, project.slug);
     let issue_url = format!("{base}/issues/{}/", issue.id);
     let neighbour = |older: bool| {
@@ -256,7 +257,7 @@ pub async fn action(
     Ok(Redirect::to(&format!("/orgs/{org}/{slug}/issues/{}/", issue.id)).into_response())
 }
 
-/// The stored normalized event, as JSON (served with `nosniff`, so never as a page).
+/// The normalized event, as JSON (served with `nosniff`, so never as a page).
 pub async fn raw_json(
     viewer: Viewer,
     State(state): State<AppState>,
@@ -264,7 +265,7 @@ pub async fn raw_json(
 ) -> UiResult<Response> {
     let project = viewer.project(&state, &org, &slug).await?;
     let record = state.store.get_event(project.id, &event_id).await?;
-    let json = decompress_payload(&record.payload).map_err(UiError::Internal)?;
+    let json = stored_event::decode_json(&record.payload).map_err(UiError::Internal)?;
     Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 

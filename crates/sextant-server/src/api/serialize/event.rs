@@ -1,36 +1,10 @@
 //! Stored event → Sentry's event JSON (full, with `entries`) and its short list form.
 
-use std::io::Read;
-
 use serde_json::{Value, json};
 use sextant_storage::EventRecord;
 
 use super::entries::{entries, object_or_empty};
 use super::{format_ms, release_ref};
-
-/// Decompressed payloads larger than this are refused rather than expanded without
-/// bound; events are limited to a few MiB at ingest, so this is generous.
-const MAX_PAYLOAD_BYTES: u64 = 64 * 1024 * 1024;
-
-/// Inflates a stored zstd payload to its raw JSON bytes.
-pub fn decompress_payload(payload: &[u8]) -> Result<Vec<u8>, String> {
-    let decoder = zstd::Decoder::new(payload).map_err(|e| format!("zstd: {e}"))?;
-    let mut out = Vec::new();
-    decoder
-        .take(MAX_PAYLOAD_BYTES + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| format!("zstd: {e}"))?;
-    if out.len() as u64 > MAX_PAYLOAD_BYTES {
-        return Err("stored event payload exceeds the decompression limit".into());
-    }
-    Ok(out)
-}
-
-/// Inflates and parses a stored payload.
-pub fn decode_payload(payload: &[u8]) -> Result<Value, String> {
-    let bytes = decompress_payload(payload)?;
-    serde_json::from_slice(&bytes).map_err(|e| format!("stored event is not JSON: {e}"))
-}
 
 fn message(rec: &EventRecord, payload: &Value) -> Value {
     let logentry = payload.get("logentry");

@@ -6,7 +6,7 @@ mod event;
 mod issue;
 mod project;
 
-pub use event::{decode_payload, decompress_payload, event_json, event_list_item};
+pub use event::{event_json, event_list_item};
 pub use issue::{issue_json, status_response};
 pub use project::{
     attachment_json, key_json, org_json, project_json, tag_key_json, tag_value_json,

@@ -245,11 +245,3 @@ fn list_item_is_short() {
     assert_eq!(v["user"]["id"], "42");
     assert!(v.get("entries").is_none());
 }
-
-#[test]
-fn payload_round_trip() {
-    let raw = serde_json::to_vec(&normalized_event()).unwrap();
-    let compressed = zstd::encode_all(&raw[..], 3).unwrap();
-    assert_eq!(decode_payload(&compressed).unwrap(), normalized_event());
-    assert!(decode_payload(b"not zstd").is_err());
-}

@@ -1,0 +1,189 @@
+//! Parsing an event for indexing: the parts that no stored column, tag or grouping hash
+//! reads (breadcrumbs, `extra`, frame locals and the source lines around each frame, …)
+//! are checked as JSON but never built into the value tree. They are most of a typical
+//! event's bytes, and building the tree is most of the cost of processing one.
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+/// Where in the event a value sits, as far as pruning cares.
+#[derive(Clone, Copy)]
+enum Scope {
+    Root,
+    /// `exception` or `threads`: `{"values": [...]}` or a bare list.
+    Interface,
+    /// The list under an interface's `values`.
+    Entries,
+    /// One exception or thread.
+    Entry,
+    Stacktrace,
+    Frames,
+    Frame,
+    /// Kept whole.
+    Plain,
+}
+
+impl Scope {
+    /// The scope of the value under `key`, or `None` to skip it.
+    fn child(self, key: &str) -> Option<Scope> {
+        match (self, key) {
+            (Scope::Root, "breadcrumbs" | "extra" | "modules" | "debug_meta" | "spans") => None,
+            (Scope::Root, "exception" | "threads") => Some(Scope::Interface),
+            (Scope::Root, "stacktrace") => Some(Scope::Stacktrace),
+            (Scope::Interface, "values") => Some(Scope::Entries),
+            (Scope::Entry, "stacktrace" | "raw_stacktrace") => Some(Scope::Stacktrace),
+            (Scope::Stacktrace, "frames") => Some(Scope::Frames),
+            (Scope::Frame, "vars" | "pre_context" | "post_context") => None,
+            _ => Some(Scope::Plain),
+        }
+    }
+
+    fn element(self) -> Scope {
+        match self {
+            Scope::Interface | Scope::Entries => Scope::Entry,
+            Scope::Frames => Scope::Frame,
+            _ => Scope::Plain,
+        }
+    }
+}
+
+/// Parses `payload` like `serde_json::from_slice::<Value>`, leaving out what pruning
+/// skips (the skipped values must still be valid JSON).
+pub(super) fn parse(payload: &[u8]) -> serde_json::Result<Value> {
+    let mut de = serde_json::Deserializer::from_slice(payload);
+    let value = Pruned(Scope::Root).deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
+struct Pruned(Scope);
+
+impl<'de> DeserializeSeed<'de> for Pruned {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Value, D::Error> {
+        match self.0 {
+            Scope::Plain => serde::Deserialize::deserialize(de),
+            scope => de.deserialize_any(PrunedVisitor(scope)),
+        }
+    }
+}
+
+struct PrunedVisitor(Scope);
+
+impl<'de> Visitor<'de> for PrunedVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, de: D) -> Result<Value, D::Error> {
+        Pruned(self.0).deserialize(de)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(v) = seq.next_element_seed(Pruned(self.0.element()))? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            match self.0.child(&key) {
+                Some(scope) => {
+                    let value = map.next_value_seed(Pruned(scope))?;
+                    out.insert(key, value);
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn skips_bulky_parts_and_keeps_the_rest() {
+        let event = json!({
+            "message": "boom",
+            "breadcrumbs": {"values": [{"message": "click"}]},
+            "extra": {"big": "x"},
+            "exception": {"values": [{
+                "type": "ValueError",
+                "stacktrace": {"frames": [{
+                    "function": "handler", "context_line": "raise ValueError()",
+                    "pre_context": ["a"], "post_context": ["b"], "vars": {"x": 1}
+                }]}
+            }]},
+            "threads": [{"id": 1, "stacktrace": {"frames": [{"function": "run", "vars": {}}]}}],
+            "request": {"data": {"vars": "kept: not a frame"}},
+            "tags": [["a", 1.5], ["b", null]],
+        });
+        let parsed = parse(&serde_json::to_vec(&event).unwrap()).unwrap();
+        assert_eq!(
+            parsed,
+            json!({
+                "message": "boom",
+                "exception": {"values": [{
+                    "type": "ValueError",
+                    "stacktrace": {"frames": [{
+                        "function": "handler", "context_line": "raise ValueError()"
+                    }]}
+                }]},
+                "threads": [{"id": 1, "stacktrace": {"frames": [{"function": "run"}]}}],
+                "request": {"data": {"vars": "kept: not a frame"}},
+                "tags": [["a", 1.5], ["b", null]],
+            })
+        );
+    }
+
+    #[test]
+    fn skipped_parts_must_still_be_json() {
+        assert!(parse(br#"{"extra": {"a": tru}}"#).is_err());
+        assert!(parse(br#"{"message": "x"} trailing"#).is_err());
+        assert_eq!(parse(b"[1, 2]").unwrap(), json!([1, 2]));
+    }
+}
