@@ -107,7 +107,7 @@ pub fn unpack_inbox(stored: &[u8]) -> std::io::Result<Unpacked<'_>> {
                 for (decoded, frame) in &frames {
                     let mut out = std::io::Cursor::new(&mut body);
                     out.set_position(decoded.start as u64);
-                    decompressor.decompress_to_buffer(*frame, &mut out)?;
+                    decompressor.decompress_to_buffer(frame, &mut out)?;
                 }
                 Ok(())
             })?;
