@@ -137,7 +137,7 @@ impl Pipeline {
             notify.clone(),
             metrics.clone(),
         ));
-        let processors = (0..config.processors.max(1))
+        let processors = (0..config.processors_for(store.backend_name()))
             .map(|_| {
                 tokio::spawn(processor::run(
                     store.clone(),
