@@ -4,8 +4,9 @@
 # Builds the release binary, starts `sextant serve` on 127.0.0.1 with a fresh temp data
 # dir (embedded SQLite) or a given PostgreSQL URL, creates a read-only API token, runs
 # `sextant bench` with end-to-end counting through the issue API, time-to-visible via
-# the event endpoint and RSS/CPU sampling of the server process, writes the JSON result
-# under bench/results/, and stops the server.
+# the event endpoint and RSS/CPU sampling of the server process, reads ack → visible
+# under load from the server's metrics, writes the JSON result under bench/results/, and
+# stops the server.
 #
 # Usage: bench/run-sextant.sh [--postgres URL] [--events N] [--concurrency C] [--port P]
 #          [--sextant BIN] [--keep] [--out FILE] [-- extra sextant bench args]
@@ -90,8 +91,30 @@ status=0
 SEXTANT_BENCH_API_TOKEN="$TOKEN" "$SEXTANT" bench --dsn "$DSN" --events "$EVENTS" \
   --concurrency "$CONCURRENCY" --label "sextant-$("$SEXTANT" --version | cut -d' ' -f2)-$BACKEND" \
   --server-pid "$SERVER" --json "$OUT" "${EXTRA[@]}" || status=$?
-if [[ $KEEP == 1 ]]; then
-  curl -sf "http://127.0.0.1:$PORT/metrics" >"$WORK/metrics.txt" || true
+# Ack → visible under load: the server's histogram of inbox commit → processed commit
+# over the whole run, printed and added to the result file.
+if curl -sf "http://127.0.0.1:$PORT/metrics" >"$WORK/metrics.txt" && [[ -f "$OUT" ]]; then
+  python3 - "$WORK/metrics.txt" "$OUT" <<'PY'
+import json, re, sys
+name = "sextant_processing_latency_seconds"
+buckets, count = {}, 0
+for line in open(sys.argv[1]):
+    m = re.match(name + r'_bucket\{le="([^"]+)"\} (\d+)', line)
+    if m and m.group(1) != "+Inf":
+        buckets[m.group(1)] = int(m.group(2))
+    m = re.match(name + r"_count (\d+)", line)
+    if m:
+        count = int(m.group(1))
+if count:
+    shares = {le: round(100.0 * n / count, 1) for le, n in buckets.items()}
+    print("  under load  ack → visible, share within: " + ", ".join(
+        f"{le} s {share}%" for le, share in shares.items() if float(le) >= 0.05))
+    with open(sys.argv[2]) as f:
+        result = json.load(f)
+    result["server_processing_latency"] = {"count": count, "percent_within_s": shares}
+    with open(sys.argv[2], "w") as f:
+        json.dump(result, f, indent=2)
+PY
 fi
 if grep -E -q " (ERROR|WARN) " "$WORK/server.log"; then
   echo "server log warnings/errors (first 10):" >&2
