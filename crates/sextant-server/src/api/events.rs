@@ -22,6 +22,12 @@ fn payload_of(rec: &EventRecord) -> ApiResult<Value> {
         .map_err(|e| ApiError::Internal(format!("event {}: {e}", rec.event_id)))
 }
 
+/// What a list item shows (message, location, user) survives the cheaper decode.
+fn summary_of(rec: &EventRecord) -> ApiResult<Value> {
+    crate::stored_event::decode_summary(&rec.payload)
+        .map_err(|e| ApiError::Internal(format!("event {}: {e}", rec.event_id)))
+}
+
 fn full(rec: &EventRecord, issue: Option<&Issue>) -> ApiResult<Value> {
     let fingerprints: Vec<String> = issue
         .map(|i| vec![i.primary_hash.clone()])
@@ -58,7 +64,7 @@ pub async fn list_for_issue(
         body.push(if with_body {
             full(rec, Some(&issue))?
         } else {
-            event_list_item(rec, &payload_of(rec)?)
+            event_list_item(rec, &summary_of(rec)?)
         });
     }
     // Events are listed newest first, so the last one's (timestamp, id) is the position

@@ -245,3 +245,44 @@ fn list_item_is_short() {
     assert_eq!(v["user"]["id"], "42");
     assert!(v.get("entries").is_none());
 }
+
+#[test]
+fn list_items_read_the_same_from_the_summary_decode() {
+    let raw = json!({
+        "event_id": "9ec79c33ec9942ab8353589fcb2e04dc",
+        "timestamp": 1767261600.123,
+        "platform": "python",
+        "logentry": {"message": "Checkout failed for order %s", "params": [17]},
+        "user": {"id": "42", "email": "ada@example.com", "ip_address": "{{auto}}"},
+        "breadcrumbs": {"values": [{"category": "http", "message": "GET /cart"}]},
+        "extra": {"cart": {"items": 3}},
+        "exception": {"values": [{
+            "type": "ValueError",
+            "value": "bad order",
+            "stacktrace": {"frames": [
+                {"filename": "django/core/handlers.py", "function": "inner", "in_app": false,
+                 "vars": {"request": "<WSGIRequest>"}, "pre_context": ["try:"]},
+                {"filename": "shop/views.py", "function": "checkout", "in_app": true,
+                 "context_line": "raise ValueError('bad order')", "vars": {"order": 17}},
+                {"filename": "shop/util.py", "function": "log", "in_app": false}
+            ]}
+        }]},
+    });
+    let ctx = sextant_protocol::NormalizeContext {
+        client_ip: Some("203.0.113.9".into()),
+        ..sextant_protocol::NormalizeContext::new(1767261601.5)
+    };
+    let frames = zstd::encode_all(&serde_json::to_vec(&raw).unwrap()[..], 1).unwrap();
+    let payload = crate::stored_event::encode(&ctx, &frames);
+    let full = crate::stored_event::decode(&payload).unwrap();
+    let summary = crate::stored_event::decode_summary(&payload).unwrap();
+    assert_ne!(
+        full, summary,
+        "the summary leaves breadcrumbs and locals out"
+    );
+    let item = event_list_item(&record(), &full);
+    assert_eq!(event_list_item(&record(), &summary), item);
+    assert_eq!(item["location"], "shop/views.py");
+    assert_eq!(item["message"], "Checkout failed for order 17");
+    assert_eq!(item["user"]["ip_address"], "203.0.113.9");
+}
