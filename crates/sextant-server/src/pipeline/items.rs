@@ -374,3 +374,6 @@ fn to_new_event(project_id: i64, received_at: i64, event: &Event, payload: Vec<u
         payload,
     }
 }
+
+#[cfg(test)]
+mod tests;
