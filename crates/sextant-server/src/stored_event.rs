@@ -16,7 +16,9 @@ use std::io::Read;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sextant_protocol::{NormalizeContext, normalize_event, normalize_event_for_index};
+use sextant_protocol::{
+    Event, EventError, NormalizeContext, normalize_event, normalize_event_for_index,
+};
 
 /// Decompressed payloads larger than this are refused rather than expanded without
 /// bound; events are limited to a few MiB at ingest, so this is generous.
@@ -60,30 +62,27 @@ pub fn encode(ctx: &NormalizeContext, compressed: &[u8]) -> Vec<u8> {
 
 /// The normalized event JSON of a stored payload.
 pub fn decode(payload: &[u8]) -> Result<Value, String> {
-    match split(payload)? {
-        Some((ctx, frames)) => {
-            let raw = decompress(frames)?;
-            let event = normalize_event(&raw, &ctx)
-                .map_err(|e| format!("stored event no longer normalizes: {e}"))?;
-            Ok(Value::Object(event.into_data()))
-        }
-        None => serde_json::from_slice(&decompress(payload)?)
-            .map_err(|e| format!("stored event is not JSON: {e}")),
-    }
+    decode_with(payload, normalize_event)
 }
 
 /// The normalized event without what `normalize_event_for_index` leaves out
 /// (breadcrumbs, `extra`, frame locals and context lines, …), at about half the cost of
 /// [`decode`]: for event lists, which show only the message, location and user.
 pub fn decode_summary(payload: &[u8]) -> Result<Value, String> {
+    decode_with(payload, normalize_event_for_index)
+}
+
+type Normalize = fn(&[u8], &NormalizeContext) -> Result<Event, EventError>;
+
+fn decode_with(payload: &[u8], normalize: Normalize) -> Result<Value, String> {
     match split(payload)? {
         Some((ctx, frames)) => {
-            let raw = decompress(frames)?;
-            let event = normalize_event_for_index(&raw, &ctx)
+            let event = normalize(&decompress(frames)?, &ctx)
                 .map_err(|e| format!("stored event no longer normalizes: {e}"))?;
             Ok(Value::Object(event.into_data()))
         }
-        None => decode(payload),
+        None => serde_json::from_slice(&decompress(payload)?)
+            .map_err(|e| format!("stored event is not JSON: {e}")),
     }
 }
 
