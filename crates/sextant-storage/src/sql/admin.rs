@@ -229,6 +229,10 @@ impl SqlStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        // The spool is another file, out of the cascade's reach.
+        if let Some(spool) = &self.spool {
+            spool.discard_project(id).await?;
+        }
         Ok(())
     }
 

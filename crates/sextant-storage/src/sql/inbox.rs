@@ -1,17 +1,20 @@
 //! The ingest inbox: durable enqueue, and the claim → process → write → delete round that
 //! makes processing exactly-once.
 
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+use rusqlite::Connection;
 use sqlx::Row;
 
-use super::exec::{Exec, LiteConn, Positional, Val, run_ready};
+use super::exec::{Exec, LiteConn, Val, run_ready};
 use super::lite::{self, Lite};
 use super::rows::{self, INBOX_COLUMNS};
-use super::{Backend, ID_CHUNK, SqlStore, ingest_write, placeholders, value_rows};
+use super::spool::{self, ENQUEUE_ROWS, Spool};
+use super::{Backend, ID_CHUNK, SqlStore, ingest_write, placeholders};
 use crate::model::*;
 use crate::{ProcessFn, ProcessReport, Result, StoreError};
-
-/// Rows per inbox `INSERT`: bodies make these rows large.
-const ENQUEUE_ROWS: usize = 64;
 
 impl SqlStore {
     pub(super) async fn enqueue(&self, entries: Vec<InboxEntry>) -> Result<Vec<i64>> {
@@ -19,22 +22,19 @@ impl SqlStore {
             return Ok(Vec::new());
         }
         // One transaction: one fsync, all-or-nothing.
-        if let Some(lite) = &self.lite {
-            return lite
-                .write(move |conn| {
-                    lite::transaction(conn, |conn| {
-                        run_ready(insert_entries(&mut LiteConn(conn), &entries))
-                    })
-                })
-                .await;
+        if let (Some(lite), Some(spool)) = (&self.lite, &self.spool) {
+            // The spool is another file, out of reach of the main file's foreign keys:
+            // refuse entries of a missing project here, as they would.
+            lite.read(|conn| projects_exist(conn, &entries))?;
+            return spool.enqueue(entries).await;
         }
         if entries.len() <= ENQUEUE_ROWS {
             // One statement is atomic on its own: no BEGIN and COMMIT round trips.
             let mut conn = self.writer.acquire().await?;
-            return insert_entries(&mut *conn, &entries).await;
+            return spool::insert(&mut *conn, &entries).await;
         }
         let mut tx = self.begin_write().await?;
-        let ids = insert_entries(&mut *tx, &entries).await?;
+        let ids = spool::insert(&mut *tx, &entries).await?;
         tx.commit().await?;
         Ok(ids)
     }
@@ -43,7 +43,12 @@ impl SqlStore {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM inbox")
             .fetch_one(&self.reader)
             .await?;
-        Ok(row.try_get("n")?)
+        let in_file: i64 = row.try_get("n")?;
+        let spooled = match &self.spool {
+            Some(spool) => spool.depth()?,
+            None => 0,
+        };
+        Ok(in_file + spooled)
     }
 
     pub(super) async fn process_inbox(
@@ -51,9 +56,19 @@ impl SqlStore {
         limit: u32,
         process: &ProcessFn<'_>,
     ) -> Result<ProcessReport> {
-        match (&self.lite, self.backend) {
-            (Some(lite), _) => self.process_lite(lite, limit, process).await,
-            (None, backend) => self.process_in_transaction(backend, limit, process).await,
+        match (&self.lite, &self.spool, self.backend) {
+            (Some(lite), Some(spool), _) => {
+                if self.legacy_inbox.load(Ordering::Relaxed) {
+                    let report = self.process_lite(lite, limit, process).await?;
+                    if report.rows > 0 {
+                        return Ok(report);
+                    }
+                    // What earlier versions left in the main file's inbox is all done.
+                    self.legacy_inbox.store(false, Ordering::Relaxed);
+                }
+                self.process_spooled(lite, spool, limit, process).await
+            }
+            (_, _, backend) => self.process_in_transaction(backend, limit, process).await,
         }
     }
 
@@ -97,34 +112,17 @@ impl SqlStore {
         Ok(report)
     }
 
-    /// SQLite has one writer. The rows are read on a reader connection, so the CPU work
-    /// of `process` runs without holding it and inbox commits (the acknowledgements), and
-    /// other batches' writes, go on meanwhile; the write transaction then deletes exactly
-    /// the rows it read, or fails if another process got there first.
+    /// Rows that versions before the spool left in the main file's inbox, processed as
+    /// they were then. SQLite has one writer: the rows are read on a reader connection, so
+    /// the CPU work of `process` runs without holding it; the write transaction then
+    /// deletes exactly the rows it read, or fails if another process got there first.
     async fn process_lite(
         &self,
         lite: &Lite,
         limit: u32,
         process: &ProcessFn<'_>,
     ) -> Result<ProcessReport> {
-        let (rows, claim) = lite.claim(
-            |conn, skip| {
-                let mut sql = format!("SELECT {INBOX_COLUMNS} FROM inbox WHERE 1 = 1");
-                let mut args = vec![Val::Int(i64::from(limit))];
-                for (from, to) in skip {
-                    sql.push_str(&format!(
-                        " AND id NOT BETWEEN ${} AND ${}",
-                        args.len() + 1,
-                        args.len() + 2
-                    ));
-                    args.extend([Val::Int(*from), Val::Int(*to)]);
-                }
-                sql.push_str(" ORDER BY id LIMIT $1");
-                let claimed = run_ready(LiteConn(conn).fetch(&sql, &args))?;
-                claimed.iter().map(rows::inbox_row).collect()
-            },
-            |row| row.id,
-        )?;
+        let (rows, claim) = spool::claim_oldest(lite, limit)?;
         if rows.is_empty() {
             return Ok(ProcessReport::default());
         }
@@ -133,57 +131,166 @@ impl SqlStore {
         drop(rows);
         let report = lite
             .write(move |conn| {
-                // An acknowledged request is durable once its inbox commit is fsynced (FULL).
-                // The processing transaction needs no fsync of its own: in WAL mode a lost
-                // tail loses the events together with the deletion of their inbox rows, which
-                // are then simply processed again, and the next FULL commit syncs everything
-                // before it anyway.
-                conn.execute_batch("PRAGMA synchronous = NORMAL")?;
-                let result = lite::transaction(conn, |conn| {
+                lite::unsynced_transaction(conn, |conn| {
                     run_ready(write_and_delete(
                         &mut LiteConn(conn),
                         Backend::Sqlite,
                         &ids,
                         &batch,
                     ))
-                });
-                conn.execute_batch("PRAGMA synchronous = FULL")?;
-                result
+                })
             })
             .await;
         drop(claim);
         report
     }
+
+    /// The spool round (see `spool.rs`): claim rows from the spool, skip those already
+    /// marked done, write what the rest produced together with their marks in one
+    /// transaction of the main file, delete all of them from the spool, and leave the
+    /// marks for the next batch transaction to remove.
+    async fn process_spooled(
+        &self,
+        lite: &Lite,
+        spool: &Spool,
+        limit: u32,
+        process: &ProcessFn<'_>,
+    ) -> Result<ProcessReport> {
+        let (rows, claim) = spool.claim(limit)?;
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+            return Ok(ProcessReport::default());
+        };
+        let done = lite.read(|conn| marked(conn, first.id, last.id))?;
+        let (stale, todo): (Vec<InboxRow>, Vec<InboxRow>) =
+            rows.into_iter().partition(|row| done.contains(&row.id));
+        let mut report = ProcessReport {
+            rows: stale.len() + todo.len(),
+            events: Vec::new(),
+        };
+        let todo_ids = ids(&todo);
+        if !todo.is_empty() {
+            let batch = process(&todo);
+            drop(todo);
+            let prune = std::mem::take(&mut *self.spool_marks.lock().expect("marks lock"));
+            let (marks, pruned) = (todo_ids.clone(), prune.clone());
+            // Synced (FULL), unlike the single-file round: the rows leave the spool for
+            // good right after, so the marks and the events must be on disk first.
+            let written = lite
+                .write(move |conn| {
+                    lite::transaction(conn, |conn| {
+                        let mut conn = LiteConn(conn);
+                        run_ready(unmark(&mut conn, &pruned))?;
+                        run_ready(mark(&mut conn, &marks))?;
+                        run_ready(ingest_write::write_batch(
+                            &mut conn,
+                            Backend::Sqlite,
+                            &batch,
+                        ))
+                    })
+                })
+                .await;
+            match written {
+                Ok(events) => report.events = events,
+                Err(err) => {
+                    self.spool_marks.lock().expect("marks lock").extend(prune);
+                    return Err(err);
+                }
+            }
+        }
+        let mut consumed = ids(&stale);
+        consumed.extend(todo_ids);
+        // If this fails the rows stay in the spool, marked, and the next claim drops them.
+        spool.forget(consumed.clone()).await?;
+        self.spool_marks
+            .lock()
+            .expect("marks lock")
+            .extend(consumed);
+        drop(claim);
+        Ok(report)
+    }
+}
+
+/// Opens the spool of the database file `lite` writes, and finishes what a crash between
+/// the steps of `process_spooled` left: rows marked done are deleted from the spool, then
+/// their marks. Also says whether the main file's own inbox still holds rows.
+pub(super) async fn open_spool(lite: &Lite, path: PathBuf) -> Result<(Spool, bool)> {
+    let (marks, legacy) = lite.read(|conn| {
+        let mut stmt = conn.prepare("SELECT id FROM inbox_done ORDER BY id")?;
+        let marks = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<i64>>>()?;
+        let legacy: bool =
+            conn.query_row("SELECT EXISTS (SELECT 1 FROM inbox)", [], |r| r.get(0))?;
+        Ok((marks, legacy))
+    })?;
+    // The spool's ids stay above every mark, even if its file was replaced.
+    let spool = Spool::open(path, marks.last().copied().unwrap_or(0))?;
+    if !marks.is_empty() {
+        spool.forget(marks.clone()).await?;
+        lite.write(move |conn| {
+            lite::transaction(conn, |conn| run_ready(unmark(&mut LiteConn(conn), &marks)))
+        })
+        .await?;
+    }
+    Ok((spool, legacy))
+}
+
+fn projects_exist(conn: &mut Connection, entries: &[InboxEntry]) -> Result<()> {
+    let mut wanted: Vec<i64> = entries.iter().map(|e| e.project_id).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut stmt = conn.prepare_cached("SELECT 1 FROM projects WHERE id = ?1")?;
+    for id in wanted {
+        if !stmt.exists([id])? {
+            return Err(StoreError::NotFound);
+        }
+    }
+    Ok(())
+}
+
+/// Ids between `from` and `to` (inclusive) that are marked done.
+fn marked(conn: &mut Connection, from: i64, to: i64) -> Result<HashSet<i64>> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM inbox_done WHERE id BETWEEN ?1 AND ?2")?;
+    let ids = stmt.query_map([from, to], |r| r.get(0))?;
+    Ok(ids.collect::<rusqlite::Result<HashSet<i64>>>()?)
+}
+
+/// Marks spool rows done. A mark that exists already means another process consumed
+/// the row: the whole batch is refused, as a vanished row refuses it in `write_and_delete`.
+async fn mark(conn: &mut impl Exec, ids: &[i64]) -> Result<()> {
+    for chunk in ids.chunks(ID_CHUNK) {
+        let sql = format!(
+            "INSERT INTO inbox_done (id) VALUES {}",
+            (1..=chunk.len())
+                .map(|i| format!("(${i})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let args: Vec<Val> = chunk.iter().map(|id| Val::Int(*id)).collect();
+        conn.execute(&sql, &args).await.map_err(|err| match err {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict("inbox rows were processed by another process".into())
+            }
+            other => other,
+        })?;
+    }
+    Ok(())
+}
+
+async fn unmark(conn: &mut impl Exec, ids: &[i64]) -> Result<()> {
+    for chunk in ids.chunks(ID_CHUNK) {
+        let sql = format!(
+            "DELETE FROM inbox_done WHERE id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let args: Vec<Val> = chunk.iter().map(|id| Val::Int(*id)).collect();
+        conn.execute(&sql, &args).await?;
+    }
+    Ok(())
 }
 
 fn ids(rows: &[InboxRow]) -> Vec<i64> {
     rows.iter().map(|r| r.id).collect()
-}
-
-async fn insert_entries(conn: &mut impl Exec, entries: &[InboxEntry]) -> Result<Vec<i64>> {
-    let mut ids = Vec::with_capacity(entries.len());
-    for chunk in entries.chunks(ENQUEUE_ROWS) {
-        let sql = format!(
-            "INSERT INTO inbox (project_id, kind, received_at, client_ip, user_agent, body) \
-             VALUES {} RETURNING id",
-            value_rows(1, chunk.len(), 6)
-        );
-        let mut args = Vec::with_capacity(chunk.len() * 6);
-        for e in chunk {
-            args.extend([
-                Val::Int(e.project_id),
-                Val::Text(e.kind.as_str()),
-                Val::Int(e.received_at),
-                Val::OptText(e.client_ip.as_deref()),
-                Val::OptText(e.user_agent.as_deref()),
-                Val::Blob(&e.body),
-            ]);
-        }
-        for row in conn.fetch(&sql, &args).await? {
-            ids.push(row.int(0)?);
-        }
-    }
-    Ok(ids)
 }
 
 async fn claim_rows(conn: &mut impl Exec, claim: &str, limit: u32) -> Result<Vec<InboxRow>> {

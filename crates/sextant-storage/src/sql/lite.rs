@@ -206,6 +206,21 @@ pub(crate) fn transaction<T>(
     }
 }
 
+/// `transaction` without an fsync at commit, for processed batches. An acknowledged
+/// request is durable once its inbox commit is fsynced (FULL); a processing transaction
+/// needs no fsync of its own: in WAL mode a lost tail loses the events together with the
+/// record that their inbox rows were consumed, and those rows are simply processed again.
+/// The next FULL commit on the file syncs everything before it anyway.
+pub(crate) fn unsynced_transaction<T>(
+    conn: &mut Connection,
+    body: impl FnOnce(&mut Connection) -> Result<T>,
+) -> Result<T> {
+    conn.execute_batch("PRAGMA synchronous = NORMAL")?;
+    let result = transaction(conn, body);
+    conn.execute_batch("PRAGMA synchronous = FULL")?;
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@ mod releases;
 mod rows;
 mod search;
 mod sessions;
+mod spool;
 mod store_impl;
 
 use std::str::FromStr;
@@ -39,10 +40,17 @@ pub(crate) struct SqlStore {
     /// Queries. Separate connections on SQLite (WAL lets them read while a write is in
     /// progress); the same pool as `writer` on PostgreSQL.
     reader: AnyPool,
-    /// The ingest hot path on an SQLite file: inbox commits, processed batches and key
-    /// lookups run on direct connections. Both it and `writer` write in immediate
+    /// The ingest hot path on an SQLite file: processed batches and key lookups run on
+    /// direct connections (inbox commits on the spool's). Both it and `writer` write in immediate
     /// transactions (or single statements), so each waits for the other's lock.
     lite: Option<lite::Lite>,
+    /// The inbox of an SQLite file store, in a file of its own (see `spool.rs`).
+    spool: Option<spool::Spool>,
+    /// Whether the main file's `inbox` table, where versions before the spool queued
+    /// requests, may still hold rows; they are processed before the spool's.
+    legacy_inbox: std::sync::atomic::AtomicBool,
+    /// Spool rows deleted for good whose marks the next batch transaction removes.
+    spool_marks: std::sync::Mutex<Vec<i64>>,
     /// Batch writes of this process take turns (see `process_in_transaction`).
     batch_writes: tokio::sync::Mutex<()>,
 }
@@ -151,6 +159,9 @@ async fn open_sqlite(url: &str) -> Result<SqlStore> {
             writer: one.clone(),
             reader: one,
             lite: None,
+            spool: None,
+            legacy_inbox: Default::default(),
+            spool_marks: Default::default(),
             batch_writes: tokio::sync::Mutex::new(()),
         });
     }
@@ -160,11 +171,16 @@ async fn open_sqlite(url: &str) -> Result<SqlStore> {
     SQLITE_MIGRATIONS.run(&writer).await?;
     let reader = pool(SQLITE_READERS).connect_with(options).await?;
     let lite = lite::Lite::open(std::path::PathBuf::from(path))?;
+    let spool_path = spool::path_for(std::path::Path::new(path));
+    let (spool, legacy) = inbox::open_spool(&lite, spool_path).await?;
     Ok(SqlStore {
         backend: Backend::Sqlite,
         writer,
         reader,
         lite: Some(lite),
+        spool: Some(spool),
+        legacy_inbox: legacy.into(),
+        spool_marks: Default::default(),
         batch_writes: tokio::sync::Mutex::new(()),
     })
 }
@@ -183,6 +199,9 @@ async fn open_postgres(url: &str) -> Result<SqlStore> {
         writer: pool.clone(),
         reader: pool,
         lite: None,
+        spool: None,
+        legacy_inbox: Default::default(),
+        spool_marks: Default::default(),
         batch_writes: tokio::sync::Mutex::new(()),
     })
 }
