@@ -70,7 +70,9 @@ fn connect(path: &PathBuf) -> Result<Connection> {
 
 impl Lite {
     /// Opens the writer thread's connection for an existing, migrated database file.
-    pub(crate) fn open(path: PathBuf) -> Result<Lite> {
+    /// `name` prefixes the threads' names (`<name>-writer`, `<name>-checkpoint`), which
+    /// is how profiles tell the main file's writer from the spool's.
+    pub(crate) fn open(path: PathBuf, name: &str) -> Result<Lite> {
         let mut writer = connect(&path)?;
         writer.execute_batch(WRITER_PRAGMAS)?;
         let checkpointer = connect(&path)?;
@@ -83,7 +85,7 @@ impl Lite {
                 .map_err(|e| StoreError::Backend(format!("cannot start {name}: {e}")))
         };
         spawn(
-            "sqlite-writer",
+            &format!("{name}-writer"),
             Box::new(move || {
                 // Ends when the store, and with it the sender, is dropped.
                 for job in queue {
@@ -104,7 +106,7 @@ impl Lite {
             }),
         )?;
         spawn(
-            "sqlite-checkpoint",
+            &format!("{name}-checkpoint"),
             Box::new(move || {
                 // Ends with the writer thread, which holds the only sender.
                 while kicked.recv().is_ok() {
@@ -233,7 +235,7 @@ mod tests {
             .unwrap()
             .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER);")
             .unwrap();
-        let lite = Lite::open(path).unwrap();
+        let lite = Lite::open(path, "test").unwrap();
 
         let failed = lite
             .write(|conn| -> Result<()> {

@@ -170,7 +170,7 @@ async fn open_sqlite(url: &str) -> Result<SqlStore> {
     // Migrate before the readers connect so they never see a half-built schema.
     SQLITE_MIGRATIONS.run(&writer).await?;
     let reader = pool(SQLITE_READERS).connect_with(options).await?;
-    let lite = lite::Lite::open(std::path::PathBuf::from(path))?;
+    let lite = lite::Lite::open(std::path::PathBuf::from(path), "sqlite")?;
     let spool_path = spool::path_for(std::path::Path::new(path));
     let (spool, legacy) = inbox::open_spool(&lite, spool_path).await?;
     Ok(SqlStore {

@@ -70,7 +70,7 @@ impl Spool {
         }
         drop(conn);
         Ok(Spool {
-            lite: Lite::open(path)?,
+            lite: Lite::open(path, "spool")?,
         })
     }
 
