@@ -12,7 +12,7 @@ use super::exec::{Exec, LiteConn, Val, run_ready};
 use super::lite::{self, Lite};
 use super::rows::{self, INBOX_COLUMNS};
 use super::spool::{self, ENQUEUE_ROWS, Spool};
-use super::{Backend, ID_CHUNK, SqlStore, ingest_write, placeholders};
+use super::{Backend, ID_CHUNK, SqlStore, ingest_write, placeholders, value_rows};
 use crate::model::*;
 use crate::{ProcessFn, ProcessReport, Result, StoreError};
 
@@ -261,10 +261,7 @@ async fn mark(conn: &mut impl Exec, ids: &[i64]) -> Result<()> {
     for chunk in ids.chunks(ID_CHUNK) {
         let sql = format!(
             "INSERT INTO inbox_done (id) VALUES {}",
-            (1..=chunk.len())
-                .map(|i| format!("(${i})"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            value_rows(1, chunk.len(), 1)
         );
         let args: Vec<Val> = chunk.iter().map(|id| Val::Int(*id)).collect();
         conn.execute(&sql, &args).await.map_err(|err| match err {
@@ -278,15 +275,22 @@ async fn mark(conn: &mut impl Exec, ids: &[i64]) -> Result<()> {
 }
 
 async fn unmark(conn: &mut impl Exec, ids: &[i64]) -> Result<()> {
+    delete_ids(conn, "inbox_done", ids).await.map(|_| ())
+}
+
+/// Deletes the rows of `table` with these ids, in statements within the bind limits;
+/// returns how many were there.
+pub(super) async fn delete_ids(conn: &mut impl Exec, table: &str, ids: &[i64]) -> Result<u64> {
+    let mut deleted = 0;
     for chunk in ids.chunks(ID_CHUNK) {
         let sql = format!(
-            "DELETE FROM inbox_done WHERE id IN ({})",
+            "DELETE FROM {table} WHERE id IN ({})",
             placeholders(1, chunk.len())
         );
         let args: Vec<Val> = chunk.iter().map(|id| Val::Int(*id)).collect();
-        conn.execute(&sql, &args).await?;
+        deleted += conn.execute(&sql, &args).await?;
     }
-    Ok(())
+    Ok(deleted)
 }
 
 fn ids(rows: &[InboxRow]) -> Vec<i64> {
@@ -307,15 +311,7 @@ async fn write_and_delete(
     ids: &[i64],
     batch: &Batch,
 ) -> Result<ProcessReport> {
-    let mut deleted = 0;
-    for chunk in ids.chunks(ID_CHUNK) {
-        let sql = format!(
-            "DELETE FROM inbox WHERE id IN ({})",
-            placeholders(1, chunk.len())
-        );
-        let args: Vec<Val> = chunk.iter().map(|id| Val::Int(*id)).collect();
-        deleted += conn.execute(&sql, &args).await?;
-    }
+    let deleted = delete_ids(conn, "inbox", ids).await?;
     if deleted != ids.len() as u64 {
         return Err(StoreError::Conflict(
             "inbox rows were processed by another process".into(),

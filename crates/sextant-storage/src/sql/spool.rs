@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 use super::exec::{Exec, LiteConn, Positional, Val, run_ready};
+use super::inbox::delete_ids;
 use super::lite::{self, Claim, Lite};
 use super::rows::{self, INBOX_COLUMNS};
-use super::{ID_CHUNK, placeholders, value_rows};
+use super::value_rows;
 use crate::model::{InboxEntry, InboxRow};
 use crate::{Result, StoreError};
 
@@ -114,16 +115,7 @@ impl Spool {
         self.lite
             .write(move |conn| {
                 lite::transaction(conn, |conn| {
-                    let mut lite = LiteConn(conn);
-                    for chunk in ids.chunks(ID_CHUNK) {
-                        let sql = format!(
-                            "DELETE FROM inbox WHERE id IN ({})",
-                            placeholders(1, chunk.len())
-                        );
-                        let args: Vec<Val> = chunk.iter().map(|id| Val::Int(*id)).collect();
-                        run_ready(lite.execute(&sql, &args))?;
-                    }
-                    Ok(())
+                    run_ready(delete_ids(&mut LiteConn(conn), "inbox", &ids)).map(|_| ())
                 })
             })
             .await

@@ -53,6 +53,14 @@ async fn drain(store: &SqlStore) -> Vec<String> {
     seen.into_inner().unwrap()
 }
 
+/// Records spool row `id` as consumed, as a batch transaction does.
+fn mark_by_hand(dir: &Path, id: i64) {
+    Connection::open(dir.join("s.db"))
+        .unwrap()
+        .execute("INSERT INTO inbox_done (id) VALUES (?1)", [id])
+        .unwrap();
+}
+
 fn count(path: &Path, sql: &str) -> i64 {
     Connection::open(path)
         .unwrap()
@@ -107,10 +115,7 @@ async fn marked_rows_are_not_processed_again() {
         .await
         .unwrap();
     drop(store);
-    Connection::open(dir.path().join("s.db"))
-        .unwrap()
-        .execute("INSERT INTO inbox_done (id) VALUES (?1)", [ids[0]])
-        .unwrap();
+    mark_by_hand(dir.path(), ids[0]);
 
     let (store, _) = self::store(dir.path()).await;
     assert_eq!(store.inbox_depth().await.unwrap(), 1, "settled on opening");
@@ -131,10 +136,7 @@ async fn a_claim_skips_rows_marked_meanwhile() {
         .enqueue(vec![entry(project, "x"), entry(project, "y")])
         .await
         .unwrap();
-    Connection::open(dir.path().join("s.db"))
-        .unwrap()
-        .execute("INSERT INTO inbox_done (id) VALUES (?1)", [ids[1]])
-        .unwrap();
+    mark_by_hand(dir.path(), ids[1]);
     assert_eq!(drain(&store).await, ["x"]);
     assert_eq!(store.inbox_depth().await.unwrap(), 0);
 }
@@ -146,10 +148,7 @@ async fn a_new_spool_starts_above_every_mark() {
     let dir = tempfile::tempdir().unwrap();
     let (store, project) = store(dir.path()).await;
     drop(store);
-    Connection::open(dir.path().join("s.db"))
-        .unwrap()
-        .execute("INSERT INTO inbox_done (id) VALUES (40)", [])
-        .unwrap();
+    mark_by_hand(dir.path(), 40);
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", spool_file(dir.path()).display()));
     }
