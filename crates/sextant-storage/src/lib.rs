@@ -110,9 +110,11 @@ pub trait Store: AccountStore + ReleaseStore + Send + Sync + 'static {
     /// Rows waiting to be processed.
     async fn inbox_depth(&self) -> Result<i64>;
     /// Claims up to `limit` inbox rows (oldest first), runs `process` on them, then writes
-    /// the batch and deletes the rows in one transaction. Returns `rows == 0` when the
-    /// inbox is empty. Rows claimed by another node are skipped (PostgreSQL); if a row
-    /// vanished meanwhile the call fails with `Conflict` and stores nothing (SQLite).
+    /// the batch and records the rows as consumed in one transaction (deletes them, or
+    /// on an SQLite file marks them and deletes them from the spool afterwards). Returns
+    /// `rows == 0` when the inbox is empty. Rows claimed by another node are skipped
+    /// (PostgreSQL); on SQLite a row consumed meanwhile by another process makes the call
+    /// fail with `Conflict` and store nothing, as long as its deletion or mark is there.
     async fn process_inbox(&self, limit: u32, process: &ProcessFn<'_>) -> Result<ProcessReport>;
 
     // --- issues and events -----------------------------------------------------------

@@ -63,8 +63,11 @@ impl SqlStore {
                     if report.rows > 0 {
                         return Ok(report);
                     }
-                    // What earlier versions left in the main file's inbox is all done.
-                    self.legacy_inbox.store(false, Ordering::Relaxed);
+                    // Rows another processor of this process holds may still fail and
+                    // come back: the flag clears only once the table is empty.
+                    if !lite.read(|conn| legacy_rows_left(conn))? {
+                        self.legacy_inbox.store(false, Ordering::Relaxed);
+                    }
                 }
                 self.process_spooled(lite, spool, limit, process).await
             }
@@ -219,9 +222,7 @@ pub(super) async fn open_spool(lite: &Lite, path: PathBuf) -> Result<(Spool, boo
         let marks = stmt
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<Vec<i64>>>()?;
-        let legacy: bool =
-            conn.query_row("SELECT EXISTS (SELECT 1 FROM inbox)", [], |r| r.get(0))?;
-        Ok((marks, legacy))
+        Ok((marks, legacy_rows_left(conn)?))
     })?;
     // The spool's ids stay above every mark, even if its file was replaced.
     let spool = Spool::open(path, marks.last().copied().unwrap_or(0))?;
@@ -233,6 +234,12 @@ pub(super) async fn open_spool(lite: &Lite, path: PathBuf) -> Result<(Spool, boo
         .await?;
     }
     Ok((spool, legacy))
+}
+
+/// Whether the main file's own inbox, where versions before the spool queued requests,
+/// still holds rows.
+fn legacy_rows_left(conn: &Connection) -> Result<bool> {
+    Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM inbox)", [], |r| r.get(0))?)
 }
 
 fn projects_exist(conn: &mut Connection, entries: &[InboxEntry]) -> Result<()> {
@@ -255,8 +262,9 @@ fn marked(conn: &mut Connection, from: i64, to: i64) -> Result<HashSet<i64>> {
     Ok(ids.collect::<rusqlite::Result<HashSet<i64>>>()?)
 }
 
-/// Marks spool rows done. A mark that exists already means another process consumed
-/// the row: the whole batch is refused, as a vanished row refuses it in `write_and_delete`.
+/// Marks spool rows done. A mark that exists already means another process consumed the
+/// row and has not yet removed its mark: the whole batch is refused. Once that mark is
+/// gone this check no longer catches it, so two processes must not process one spool.
 async fn mark(conn: &mut impl Exec, ids: &[i64]) -> Result<()> {
     for chunk in ids.chunks(ID_CHUNK) {
         let sql = format!(

@@ -52,23 +52,21 @@ impl Spool {
     /// Opens (creating) the spool at `path` and makes sure its next id is above `floor`,
     /// the highest id the main file holds a mark for.
     pub(super) fn open(path: PathBuf, floor: i64) -> Result<Spool> {
-        let conn = Connection::open(&path)?;
+        let mut conn = Connection::open(&path)?;
         conn.execute_batch(SCHEMA)?;
-        let seq: i64 = conn
-            .query_row(
-                "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'inbox'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap_or(0);
-        if seq < floor {
-            // A spool file deleted or replaced by hand must not hand out a marked id again.
-            conn.execute("DELETE FROM sqlite_sequence WHERE name = 'inbox'", [])?;
-            conn.execute(
+        // A spool file deleted or replaced by hand must not hand out a marked id again.
+        let tx = conn.transaction()?;
+        let raised = tx.execute(
+            "UPDATE sqlite_sequence SET seq = MAX(seq, ?1) WHERE name = 'inbox'",
+            [floor],
+        )?;
+        if raised == 0 {
+            tx.execute(
                 "INSERT INTO sqlite_sequence (name, seq) VALUES ('inbox', ?1)",
                 [floor],
             )?;
         }
+        tx.commit()?;
         drop(conn);
         Ok(Spool {
             lite: Lite::open(path, "spool")?,
