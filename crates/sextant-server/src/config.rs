@@ -138,7 +138,7 @@ impl Default for RateLimit {
 pub struct Pipeline {
     /// Inbox rows processed per transaction.
     pub batch_size: u32,
-    /// Batches processed at once; 0 picks per backend (see `processors_for`).
+    /// Batches processed at once; 0 picks the default (see `processors`).
     pub processors: usize,
     /// Requests committed to the inbox per transaction, at most.
     pub commit_batch: usize,
@@ -147,19 +147,22 @@ pub struct Pipeline {
     /// Body bytes waiting for the inbox writer before ingest answers 429; together with
     /// `max_pending` this bounds the memory an overload can take.
     pub max_pending_bytes: usize,
+    /// Accepted requests waiting to be processed before ingest answers 429; 0 is no bound.
+    /// A sustained overload then turns into early refusals instead of a backlog that takes
+    /// ever longer to become visible.
+    pub max_backlog: u64,
 }
 
 impl Pipeline {
-    /// The processors to run on `backend` (`Store::backend_name`). On SQLite one batch
-    /// at a time is fastest: all writes go through one writer anyway, and one processor
-    /// forms larger batches (15% more events per second, 12% less CPU per event than two,
-    /// measured in BENCHMARKS.md). On PostgreSQL a second one lets one batch be processed
-    /// while another is written; with one, processing fell more than a second behind.
-    pub fn processors_for(&self, backend: &str) -> usize {
-        match (self.processors, backend) {
-            (0, "postgres") => 2,
-            (0, _) => 1,
-            (n, _) => n,
+    /// The processors to run: two by default, so
+    /// one batch is parsed and grouped while another is written (on SQLite the journal
+    /// hands batches out in order and they commit in that order). With one on SQLite,
+    /// processing fell a second and more behind a steady stream of acknowledgements
+    /// (BENCHMARKS.md).
+    pub fn processors(&self) -> usize {
+        match self.processors {
+            0 => 2,
+            n => n,
         }
     }
 }
@@ -172,6 +175,7 @@ impl Default for Pipeline {
             commit_batch: 512,
             max_pending: 4096,
             max_pending_bytes: 256 << 20,
+            max_backlog: 1_000_000,
         }
     }
 }
@@ -181,15 +185,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn processors_default_per_backend_and_an_explicit_count_wins() {
-        let auto = Pipeline::default();
-        assert_eq!(auto.processors_for("sqlite"), 1);
-        assert_eq!(auto.processors_for("postgres"), 2);
+    fn processors_default_to_two_and_an_explicit_count_wins() {
+        assert_eq!(Pipeline::default().processors(), 2);
         let three = Pipeline {
             processors: 3,
             ..Pipeline::default()
         };
-        assert_eq!(three.processors_for("sqlite"), 3);
-        assert_eq!(three.processors_for("postgres"), 3);
+        assert_eq!(three.processors(), 3);
     }
 }

@@ -7,14 +7,16 @@
 //!    limit, reads the body under the wire-size limit, undoes `Content-Encoding` under
 //!    the decoded-size limit (`ingest::decode`), frames the envelope and checks per-item
 //!    limits. Nothing else happens on the request path.
-//! 2. **Durable enqueue** (`pipeline::writer`): the decoded body goes to the inbox writer,
-//!    which commits waiting requests together in one transaction (group commit: one fsync
-//!    for many requests). Only after that commit does the SDK get `200 {"id": …}`.
+//! 2. **Durable enqueue** (`pipeline`): the decoded body goes to the inbox, the SQLite
+//!    store's journal or the inbox writer task (`pipeline::writer`), either of which
+//!    commits waiting requests together (group commit: one fsync for many requests). Only
+//!    after that commit does the SDK get `200 {"id": …}`.
 //! 3. **Processing** (`pipeline::processor`): a background task claims inbox rows in
 //!    batches. For each envelope item it parses, normalizes and groups events
 //!    (`sextant_protocol`), keeps other items raw, and counts every discard as an
-//!    outcome. The batch is written and the inbox rows deleted in one transaction, so a
-//!    crash at any point either replays the rows or has already stored them, never both.
+//!    outcome. The batch is written and its requests recorded as consumed in one
+//!    transaction, so a crash at any point either replays the requests or has already
+//!    stored them, never both.
 //! 4. **Query** (`api`): the REST API under `/api/0/` reads issues and events back.
 //!
 //! `run` ties these together around a bound listener and a shutdown future.

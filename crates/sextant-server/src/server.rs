@@ -58,6 +58,7 @@ impl Server {
         listener: TcpListener,
     ) -> Result<Server, ServerError> {
         let bound = listener.local_addr()?;
+        store.open_inbox().await?;
         let bootstrapped = store
             .bootstrap_default()
             .await?

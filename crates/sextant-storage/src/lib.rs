@@ -105,16 +105,22 @@ pub trait Store: AccountStore + ReleaseStore + Send + Sync + 'static {
 
     // --- ingest inbox -------------------------------------------------------------
 
-    /// Writes entries in one transaction; when this returns `Ok` they are durable.
+    /// Opens what queueing and processing need beyond the database (an SQLite file
+    /// store's journal, which one process at a time may hold), so that a server fails at
+    /// start rather than at its first request. Other calls open it on first use too.
+    async fn open_inbox(&self) -> Result<()>;
+    /// Writes entries all-or-nothing; when this returns `Ok` they are durable.
     async fn enqueue(&self, entries: Vec<InboxEntry>) -> Result<Vec<i64>>;
-    /// Rows waiting to be processed.
+    /// Whether concurrent `enqueue` calls are committed together by the store itself (an
+    /// SQLite file store's journal), so callers need not gather them into batches.
+    fn enqueue_groups_itself(&self) -> bool;
+    /// Requests waiting to be processed.
     async fn inbox_depth(&self) -> Result<i64>;
-    /// Claims up to `limit` inbox rows (oldest first), runs `process` on them, then writes
-    /// the batch and records the rows as consumed in one transaction (deletes them, or
-    /// on an SQLite file marks them and deletes them from the spool afterwards). Returns
-    /// `rows == 0` when the inbox is empty. Rows claimed by another node are skipped
-    /// (PostgreSQL); on SQLite a row consumed meanwhile by another process makes the call
-    /// fail with `Conflict` and store nothing, as long as its deletion or mark is there.
+    /// Claims up to `limit` queued requests (oldest first), runs `process` on them, then
+    /// writes the batch and records the requests as consumed in one transaction. Returns
+    /// `rows == 0` when nothing is queued. Rows claimed by another node are skipped
+    /// (PostgreSQL); on SQLite requests consumed meanwhile by another process make the
+    /// call fail with `Conflict` and store nothing.
     async fn process_inbox(&self, limit: u32, process: &ProcessFn<'_>) -> Result<ProcessReport>;
 
     // --- issues and events -----------------------------------------------------------

@@ -31,9 +31,23 @@ struct WriteRequest {
 /// Cheap to clone; held by every ingest handler.
 #[derive(Clone)]
 pub struct PipelineHandle {
-    tx: mpsc::Sender<WriteRequest>,
+    commit: Commit,
     admission: Arc<Admission>,
     metrics: Metrics,
+}
+
+/// How an accepted request reaches the inbox.
+#[derive(Clone)]
+enum Commit {
+    /// Through the group-commit task (`writer.rs`), for stores that commit each call on
+    /// its own.
+    Writer(mpsc::Sender<WriteRequest>),
+    /// Straight to a store that gathers concurrent calls into one commit itself: no
+    /// extra task hand-off on the request path.
+    Direct {
+        store: Arc<dyn Store>,
+        notify: Arc<Notify>,
+    },
 }
 
 /// Bounds on work waiting for the inbox writer: a request count and a byte budget (in
@@ -44,7 +58,40 @@ pub struct Admission {
     kib: Arc<Semaphore>,
     kib_total: u32,
     disk: DiskGuard,
+    backlog: Backlog,
 }
+
+/// Accepted requests waiting to be processed, as last counted, and the bound on them.
+#[derive(Clone)]
+pub struct Backlog {
+    count: Arc<std::sync::atomic::AtomicU64>,
+    max: u64,
+}
+
+impl Backlog {
+    /// `max` 0 is no bound.
+    pub fn new(max: u64) -> Backlog {
+        Backlog {
+            count: Default::default(),
+            max,
+        }
+    }
+
+    pub fn set(&self, count: u64) {
+        self.count
+            .store(count, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn full(&self) -> bool {
+        self.max > 0 && self.count.load(std::sync::atomic::Ordering::Relaxed) >= self.max
+    }
+}
+
+/// A full backlog drains at the processing rate: clients are asked to stay away longer
+/// than from a momentary queue.
+const BACKLOG_RETRY_SECS: u64 = 10;
+/// How often the backlog is counted (for PostgreSQL a `COUNT(*)` of the inbox).
+const BACKLOG_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Held while a request waits for its commit.
 pub struct Admitted {
@@ -53,13 +100,19 @@ pub struct Admitted {
 }
 
 impl Admission {
-    pub fn new(max_requests: usize, max_bytes: usize, disk: DiskGuard) -> Admission {
+    pub fn new(
+        max_requests: usize,
+        max_bytes: usize,
+        disk: DiskGuard,
+        backlog: Backlog,
+    ) -> Admission {
         let kib_total = u32::try_from((max_bytes / 1024).max(1)).unwrap_or(u32::MAX);
         Admission {
             requests: Arc::new(Semaphore::new(max_requests.max(1))),
             kib: Arc::new(Semaphore::new(kib_total as usize)),
             kib_total,
             disk,
+            backlog,
         }
     }
 
@@ -69,6 +122,11 @@ impl Admission {
         self.disk
             .check()
             .map_err(|(free, floor)| IngestError::DiskFull { free, floor })?;
+        if self.backlog.full() {
+            return Err(IngestError::Overloaded {
+                retry_after: BACKLOG_RETRY_SECS,
+            });
+        }
         let overloaded = |_| IngestError::Overloaded { retry_after: 1 };
         let request = self
             .requests
@@ -97,14 +155,33 @@ impl PipelineHandle {
         let permit = self.admission.admit(entry.body.len())?;
         let pending = self.metrics.pending_writes();
         pending.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let (reply, response) = oneshot::channel();
-        let sent = self.tx.send(WriteRequest { entry, reply }).await;
-        let result = match sent {
-            Ok(()) => response
-                .await
-                .map_err(|_| "inbox writer stopped".to_string())
-                .and_then(|r| r),
-            Err(_) => Err("inbox writer stopped".to_string()),
+        let result = match &self.commit {
+            Commit::Writer(tx) => {
+                let (reply, response) = oneshot::channel();
+                match tx.send(WriteRequest { entry, reply }).await {
+                    Ok(()) => response
+                        .await
+                        .map_err(|_| "inbox writer stopped".to_string())
+                        .and_then(|r| r),
+                    Err(_) => Err("inbox writer stopped".to_string()),
+                }
+            }
+            Commit::Direct { store, notify } => {
+                let started = std::time::Instant::now();
+                let committed = store.enqueue(vec![entry]).await;
+                self.metrics
+                    .observe("sextant_db_write_seconds", started.elapsed());
+                match committed {
+                    Ok(_) => {
+                        notify.notify_one();
+                        Ok(())
+                    }
+                    Err(err) => {
+                        tracing::error!(error = %err, "inbox commit failed");
+                        Err(err.to_string())
+                    }
+                }
+            }
         };
         pending.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         drop(permit);
@@ -114,8 +191,9 @@ impl PipelineHandle {
 
 /// The running background tasks. `shutdown` drains them.
 pub struct Pipeline {
-    writer: JoinHandle<()>,
+    writer: Option<JoinHandle<()>>,
     processors: Vec<JoinHandle<()>>,
+    counter: JoinHandle<()>,
     stop: watch::Sender<bool>,
 }
 
@@ -127,17 +205,26 @@ impl Pipeline {
         live: notice::LiveSender,
         disk: DiskGuard,
     ) -> (Pipeline, PipelineHandle) {
-        let (tx, rx) = mpsc::channel(config.max_pending.max(1));
         let notify = Arc::new(Notify::new());
         let (stop, stop_rx) = watch::channel(false);
-        let writer = tokio::spawn(writer::run(
-            store.clone(),
-            rx,
-            config.commit_batch.max(1),
-            notify.clone(),
-            metrics.clone(),
-        ));
-        let processors = (0..config.processors_for(store.backend_name()))
+        let (commit, writer) = if store.enqueue_groups_itself() {
+            let direct = Commit::Direct {
+                store: store.clone(),
+                notify: notify.clone(),
+            };
+            (direct, None)
+        } else {
+            let (tx, rx) = mpsc::channel(config.max_pending.max(1));
+            let writer = tokio::spawn(writer::run(
+                store.clone(),
+                rx,
+                config.commit_batch.max(1),
+                notify.clone(),
+                metrics.clone(),
+            ));
+            (Commit::Writer(tx), Some(writer))
+        };
+        let processors = (0..config.processors())
             .map(|_| {
                 tokio::spawn(processor::run(
                     store.clone(),
@@ -149,12 +236,20 @@ impl Pipeline {
                 ))
             })
             .collect();
+        let backlog = Backlog::new(config.max_backlog);
+        let counter = tokio::spawn(count_backlog(
+            store.clone(),
+            backlog.clone(),
+            metrics.clone(),
+            stop_rx.clone(),
+        ));
         let handle = PipelineHandle {
-            tx,
+            commit,
             admission: Arc::new(Admission::new(
                 config.max_pending,
                 config.max_pending_bytes,
                 disk,
+                backlog,
             )),
             metrics,
         };
@@ -162,6 +257,7 @@ impl Pipeline {
             Pipeline {
                 writer,
                 processors,
+                counter,
                 stop,
             },
             handle,
@@ -171,7 +267,9 @@ impl Pipeline {
     /// Waits for the writer to commit what it was given (it ends when every handle is
     /// dropped), then lets the processors empty the inbox and stop.
     pub async fn shutdown(self) {
-        if let Err(err) = self.writer.await {
+        if let Some(writer) = self.writer
+            && let Err(err) = writer.await
+        {
             tracing::error!(error = %err, "inbox writer ended abnormally");
         }
         let _ = self.stop.send(true);
@@ -179,6 +277,29 @@ impl Pipeline {
             if let Err(err) = processor.await {
                 tracing::error!(error = %err, "processor ended abnormally");
             }
+        }
+        let _ = self.counter.await;
+    }
+}
+
+/// Keeps the backlog count (and the inbox depth gauge) current until `stop`.
+async fn count_backlog(
+    store: Arc<dyn Store>,
+    backlog: Backlog,
+    metrics: Metrics,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        match store.inbox_depth().await {
+            Ok(depth) => {
+                backlog.set(u64::try_from(depth).unwrap_or(0));
+                metrics.set_inbox_depth(depth);
+            }
+            Err(err) => tracing::warn!(error = %err, "cannot count the backlog"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(BACKLOG_POLL) => {}
+            _ = stop.changed() => return,
         }
     }
 }
@@ -188,7 +309,7 @@ mod tests {
     use super::*;
 
     fn admission(requests: usize, bytes: usize) -> Admission {
-        Admission::new(requests, bytes, DiskGuard::new(None, 0))
+        Admission::new(requests, bytes, DiskGuard::new(None, 0), Backlog::new(0))
     }
 
     #[test]
@@ -219,11 +340,31 @@ mod tests {
     }
 
     #[test]
+    fn a_full_backlog_is_429_until_it_drains() {
+        let backlog = Backlog::new(100);
+        let admission = Admission::new(10, 1 << 20, DiskGuard::new(None, 0), backlog.clone());
+        backlog.set(99);
+        assert!(admission.admit(10).is_ok());
+        backlog.set(100);
+        assert!(matches!(
+            admission.admit(10),
+            Err(IngestError::Overloaded { retry_after }) if retry_after > 1
+        ));
+        backlog.set(0);
+        assert!(admission.admit(10).is_ok());
+        // 0 is no bound.
+        let unbounded = Backlog::new(0);
+        unbounded.set(u64::MAX);
+        assert!(!unbounded.full());
+    }
+
+    #[test]
     fn a_full_disk_is_507_not_429() {
         let admission = Admission::new(
             10,
             1 << 20,
             DiskGuard::new(Some(std::env::temp_dir()), u64::MAX),
+            Backlog::new(0),
         );
         assert!(matches!(
             admission.admit(10),

@@ -4,7 +4,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use super::exec::{Exec, LiteConn, Val, run_ready};
 use super::rows::{self, KEY_COLUMNS, ORG_COLUMNS, PROJECT_COLUMNS, PROJECT_FROM, TOKEN_COLUMNS};
-use super::{SqlStore, flag, now_ms};
+use super::{Backend, SqlStore, flag, now_ms};
 use crate::model::*;
 use crate::{Result, StoreError};
 
@@ -67,6 +67,7 @@ async fn insert_org(conn: &mut AnyConnection, slug: &str, name: &str) -> Result<
 
 async fn insert_project(
     conn: &mut AnyConnection,
+    backend: Backend,
     org_id: i64,
     slug: &str,
     name: &str,
@@ -79,20 +80,30 @@ async fn insert_project(
     if org.is_none() {
         return Err(StoreError::NotFound);
     }
-    let row = sqlx::query(
-        "INSERT INTO projects (org_id, slug, name, platform, created_at) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
-    )
-    .bind(org_id)
-    .bind(slug)
-    .bind(name)
-    .bind(platform)
-    .bind(now_ms())
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(conflict_as(format!(
-        "project {slug:?} already exists in this organization"
-    )))?;
+    let sql = match backend {
+        // SQLite would hand a deleted project's id out again (see `id_floors`).
+        Backend::Sqlite => {
+            "INSERT INTO projects (id, org_id, slug, name, platform, created_at) \
+             VALUES (MAX(COALESCE((SELECT MAX(id) FROM projects), 0), \
+                         COALESCE((SELECT floor FROM id_floors WHERE name = 'projects'), 0)) + 1, \
+                     $1, $2, $3, $4, $5) RETURNING id"
+        }
+        Backend::Postgres => {
+            "INSERT INTO projects (org_id, slug, name, platform, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id"
+        }
+    };
+    let row = sqlx::query(sql)
+        .bind(org_id)
+        .bind(slug)
+        .bind(name)
+        .bind(platform)
+        .bind(now_ms())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(conflict_as(format!(
+            "project {slug:?} already exists in this organization"
+        )))?;
     fetch_project(conn, row.try_get("id")?).await
 }
 
@@ -128,7 +139,8 @@ impl SqlStore {
             Err(StoreError::Conflict(_)) => return Ok(None),
             other => other?,
         };
-        let project = insert_project(&mut tx, org.id, "default", "Default", None).await?;
+        let project =
+            insert_project(&mut tx, self.backend, org.id, "default", "Default", None).await?;
         let key = insert_key(&mut tx, project.id, "Default").await?;
         tx.commit().await?;
         Ok(Some((org, project, key)))
@@ -169,7 +181,7 @@ impl SqlStore {
         platform: Option<&str>,
     ) -> Result<Project> {
         let mut tx = self.begin_write().await?;
-        let project = insert_project(&mut tx, org_id, slug, name, platform).await?;
+        let project = insert_project(&mut tx, self.backend, org_id, slug, name, platform).await?;
         tx.commit().await?;
         Ok(project)
     }
@@ -229,10 +241,12 @@ impl SqlStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        // The spool is another file, out of the cascade's reach.
-        if let Some(spool) = &self.spool {
-            spool.discard_project(id).await?;
-        }
+        // Requests of the project still queued in a journal are dropped by processing,
+        // which finds the project gone; its id is never handed out again (0005_journal).
+        self.seen_projects
+            .write()
+            .expect("projects lock")
+            .remove(&id);
         Ok(())
     }
 

@@ -1,18 +1,17 @@
-//! The ingest inbox: durable enqueue, and the claim → process → write → delete round that
-//! makes processing exactly-once.
+//! The ingest inbox: durable enqueue, and the read → process → write round that makes
+//! processing exactly-once. An SQLite file store queues in its journal (`journal/`); the
+//! other stores in their `inbox` table.
 
-use std::collections::HashSet;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use rusqlite::Connection;
 use sqlx::Row;
 
-use super::exec::{Exec, LiteConn, Val, run_ready};
+use super::exec::{Exec, LiteConn, Positional, Val, run_ready};
+use super::journal::{self, Journal, Position};
 use super::lite::{self, Lite};
 use super::rows::{self, INBOX_COLUMNS};
-use super::spool::{self, ENQUEUE_ROWS, Spool};
-use super::{Backend, ID_CHUNK, SqlStore, ingest_write, placeholders, value_rows};
+use super::{Backend, ID_CHUNK, SqlStore, ingest_write, legacy_spool, placeholders, value_rows};
 use crate::model::*;
 use crate::{ProcessFn, ProcessReport, Result, StoreError};
 
@@ -21,34 +20,89 @@ impl SqlStore {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        // One transaction: one fsync, all-or-nothing.
-        if let (Some(lite), Some(spool)) = (&self.lite, &self.spool) {
-            // The spool is another file, out of reach of the main file's foreign keys:
-            // refuse entries of a missing project here, as they would.
-            lite.read(|conn| projects_exist(conn, &entries))?;
-            return spool.enqueue(entries).await;
+        if let Some(lite) = &self.lite {
+            // The journal is outside the main file's foreign keys: refuse entries of a
+            // missing project here, as they would. Projects once seen are remembered; one
+            // deleted since (by another process) has its requests dropped by processing.
+            let mut unseen: Vec<i64> = {
+                let seen = self.seen_projects.read().expect("projects lock");
+                entries
+                    .iter()
+                    .map(|e| e.project_id)
+                    .filter(|id| !seen.contains(id))
+                    .collect()
+            };
+            if !unseen.is_empty() {
+                unseen.sort_unstable();
+                unseen.dedup();
+                lite.read(|conn| projects_exist(conn, &unseen))?;
+                self.seen_projects
+                    .write()
+                    .expect("projects lock")
+                    .extend(unseen);
+            }
+            return self.journal().await?.append(entries).await;
         }
+        // One transaction: one flush, all-or-nothing.
         if entries.len() <= ENQUEUE_ROWS {
             // One statement is atomic on its own: no BEGIN and COMMIT round trips.
             let mut conn = self.writer.acquire().await?;
-            return spool::insert(&mut *conn, &entries).await;
+            return insert(&mut *conn, &entries).await;
         }
         let mut tx = self.begin_write().await?;
-        let ids = spool::insert(&mut *tx, &entries).await?;
+        let ids = insert(&mut *tx, &entries).await?;
         tx.commit().await?;
         Ok(ids)
     }
 
-    pub(super) async fn inbox_depth(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM inbox")
-            .fetch_one(&self.reader)
-            .await?;
-        let in_file: i64 = row.try_get("n")?;
-        let spooled = match &self.spool {
-            Some(spool) => spool.depth()?,
-            None => 0,
+    /// The journal of an SQLite file store, opened on first use: it takes the journal's
+    /// lock, so only a process that queues or processes requests (the server) opens it.
+    pub(super) async fn journal(&self) -> Result<&Journal> {
+        let (Some(lite), Some(path)) = (&self.lite, &self.path) else {
+            return Err(StoreError::Backend("this store has no journal".into()));
         };
-        Ok(in_file + spooled)
+        self.journal
+            .get_or_try_init(|| async {
+                legacy_spool::migrate(lite, path).await?;
+                self.legacy_inbox
+                    .store(lite.read(|conn| legacy_rows_left(conn))?, Ordering::Relaxed);
+                // Synced, so that everything committed before is durable too: the journal
+                // deletes segments the cursor has moved past.
+                let cursor = lite
+                    .write(|conn| lite::transaction(conn, read_cursor))
+                    .await?;
+                let dir = journal::dir_for(path);
+                tokio::task::spawn_blocking(move || {
+                    Journal::open(dir, cursor, journal::Options::default())
+                })
+                .await
+                .map_err(|e| StoreError::Backend(format!("opening the journal: {e}")))?
+            })
+            .await
+    }
+
+    pub(super) async fn inbox_depth(&self) -> Result<i64> {
+        let in_table = if self.lite.is_none() || self.legacy_inbox.load(Ordering::Relaxed) {
+            let row = sqlx::query("SELECT COUNT(*) AS n FROM inbox")
+                .fetch_one(&self.reader)
+                .await?;
+            row.try_get::<i64, _>("n")?
+        } else {
+            0
+        };
+        let journaled = match (&self.lite, &self.path) {
+            (Some(lite), Some(path)) => match self.journal.get() {
+                Some(journal) => journal.depth(),
+                // Not this process's to open (it takes the journal's lock): count the
+                // records after the consumed position as they are on disk.
+                None => {
+                    let cursor = lite.read(|conn| load_cursor(conn))?;
+                    journal::depth_of(&journal::dir_for(path), cursor)?
+                }
+            },
+            _ => 0,
+        };
+        Ok(in_table + journaled)
     }
 
     pub(super) async fn process_inbox(
@@ -56,23 +110,24 @@ impl SqlStore {
         limit: u32,
         process: &ProcessFn<'_>,
     ) -> Result<ProcessReport> {
-        match (&self.lite, &self.spool, self.backend) {
-            (Some(lite), Some(spool), _) => {
-                if self.legacy_inbox.load(Ordering::Relaxed) {
-                    let report = self.process_lite(lite, limit, process).await?;
-                    if report.rows > 0 {
-                        return Ok(report);
-                    }
-                    // Rows another processor of this process holds may still fail and
-                    // come back: the flag clears only once the table is empty.
-                    if !lite.read(|conn| legacy_rows_left(conn))? {
-                        self.legacy_inbox.store(false, Ordering::Relaxed);
-                    }
+        let Some(lite) = &self.lite else {
+            return self
+                .process_in_transaction(self.backend, limit, process)
+                .await;
+        };
+        let journal = self.journal().await?;
+        if self.legacy_inbox.load(Ordering::Relaxed) {
+            // Rows an earlier version left in the table come first, one round at a time.
+            let _turn = self.batch_writes.lock().await;
+            if self.legacy_inbox.load(Ordering::Relaxed) {
+                let report = self.process_table(lite, limit, process).await?;
+                if report.rows > 0 {
+                    return Ok(report);
                 }
-                self.process_spooled(lite, spool, limit, process).await
+                self.legacy_inbox.store(false, Ordering::Relaxed);
             }
-            (_, _, backend) => self.process_in_transaction(backend, limit, process).await,
         }
+        process_journal(lite, journal, limit, process).await
     }
 
     /// Claims, processes and writes in one transaction. PostgreSQL nodes share the inbox:
@@ -115,139 +170,156 @@ impl SqlStore {
         Ok(report)
     }
 
-    /// Rows that versions before the spool left in the main file's inbox, processed as
-    /// they were then. SQLite has one writer: the rows are read on a reader connection, so
-    /// the CPU work of `process` runs without holding it; the write transaction then
+    /// Rows that versions before the journal left in the main file's `inbox` table,
+    /// processed as they were then: read on a reader connection, so the CPU work of
+    /// `process` runs without holding the single writer; the write transaction then
     /// deletes exactly the rows it read, or fails if another process got there first.
-    async fn process_lite(
+    async fn process_table(
         &self,
         lite: &Lite,
         limit: u32,
         process: &ProcessFn<'_>,
     ) -> Result<ProcessReport> {
-        let (rows, claim) = spool::claim_oldest(lite, limit)?;
+        let claim = format!("SELECT {INBOX_COLUMNS} FROM inbox ORDER BY id LIMIT $1");
+        let rows = lite.read(|conn| run_ready(claim_rows(&mut LiteConn(conn), &claim, limit)))?;
         if rows.is_empty() {
             return Ok(ProcessReport::default());
         }
         let batch = process(&rows);
         let ids = ids(&rows);
         drop(rows);
-        let report = lite
-            .write(move |conn| {
-                lite::unsynced_transaction(conn, |conn| {
-                    run_ready(write_and_delete(
-                        &mut LiteConn(conn),
-                        Backend::Sqlite,
-                        &ids,
-                        &batch,
-                    ))
-                })
+        lite.write(move |conn| {
+            lite::unsynced_transaction(conn, |conn| {
+                run_ready(write_and_delete(
+                    &mut LiteConn(conn),
+                    Backend::Sqlite,
+                    &ids,
+                    &batch,
+                ))
             })
-            .await;
-        drop(claim);
-        report
-    }
-
-    /// The spool round (see `spool.rs`): claim rows from the spool, skip those already
-    /// marked done, write what the rest produced together with their marks in one
-    /// transaction of the main file, delete all of them from the spool, and leave the
-    /// marks for the next batch transaction to remove.
-    async fn process_spooled(
-        &self,
-        lite: &Lite,
-        spool: &Spool,
-        limit: u32,
-        process: &ProcessFn<'_>,
-    ) -> Result<ProcessReport> {
-        let (rows, claim) = spool.claim(limit)?;
-        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
-            return Ok(ProcessReport::default());
-        };
-        let done = lite.read(|conn| marked(conn, first.id, last.id))?;
-        let (stale, todo): (Vec<InboxRow>, Vec<InboxRow>) =
-            rows.into_iter().partition(|row| done.contains(&row.id));
-        let mut report = ProcessReport {
-            rows: stale.len() + todo.len(),
-            events: Vec::new(),
-        };
-        let todo_ids = ids(&todo);
-        if !todo.is_empty() {
-            let batch = process(&todo);
-            drop(todo);
-            let prune = std::mem::take(&mut *self.spool_marks.lock().expect("marks lock"));
-            let (marks, pruned) = (todo_ids.clone(), prune.clone());
-            // Synced (FULL), unlike the single-file round: the rows leave the spool for
-            // good right after, so the marks and the events must be on disk first.
-            let written = lite
-                .write(move |conn| {
-                    lite::transaction(conn, |conn| {
-                        let mut conn = LiteConn(conn);
-                        run_ready(unmark(&mut conn, &pruned))?;
-                        run_ready(mark(&mut conn, &marks))?;
-                        run_ready(ingest_write::write_batch(
-                            &mut conn,
-                            Backend::Sqlite,
-                            &batch,
-                        ))
-                    })
-                })
-                .await;
-            match written {
-                Ok(events) => report.events = events,
-                Err(err) => {
-                    self.spool_marks.lock().expect("marks lock").extend(prune);
-                    return Err(err);
-                }
-            }
-        }
-        let mut consumed = ids(&stale);
-        consumed.extend(todo_ids);
-        // If this fails the rows stay in the spool, marked, and the next claim drops them.
-        spool.forget(consumed.clone()).await?;
-        self.spool_marks
-            .lock()
-            .expect("marks lock")
-            .extend(consumed);
-        drop(claim);
-        Ok(report)
+        })
+        .await
     }
 }
 
-/// Opens the spool of the database file `lite` writes, and finishes what a crash between
-/// the steps of `process_spooled` left: rows marked done are deleted from the spool, then
-/// their marks. Also says whether the main file's own inbox still holds rows.
-pub(super) async fn open_spool(lite: &Lite, path: PathBuf) -> Result<(Spool, bool)> {
-    let (marks, legacy) = lite.read(|conn| {
-        let mut stmt = conn.prepare("SELECT id FROM inbox_done ORDER BY id")?;
-        let marks = stmt
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<i64>>>()?;
-        Ok((marks, legacy_rows_left(conn)?))
-    })?;
-    // The spool's ids stay above every mark, even if its file was replaced.
-    let spool = Spool::open(path, marks.last().copied().unwrap_or(0))?;
-    if !marks.is_empty() {
-        spool.forget(marks.clone()).await?;
-        lite.write(move |conn| {
-            lite::transaction(conn, |conn| run_ready(unmark(&mut LiteConn(conn), &marks)))
+/// The journal round (see `journal/`): read the records after those already handed out,
+/// process them (concurrent rounds do this in parallel), then, once every earlier round
+/// has committed, write what they produced together with the new consumed position in one
+/// transaction of the main file, on the condition that the position is still where the
+/// batch started.
+async fn process_journal(
+    lite: &Lite,
+    journal: &Journal,
+    limit: u32,
+    process: &ProcessFn<'_>,
+) -> Result<ProcessReport> {
+    let mut pending = journal.read(limit as usize)?;
+    if pending.is_empty() {
+        return Ok(ProcessReport::default());
+    }
+    let rows = std::mem::take(&mut pending.rows);
+    let count = rows.len();
+    // Only records skipped as unreadable move the position without rows.
+    let batch = if count > 0 {
+        process(&rows)
+    } else {
+        Batch::default()
+    };
+    drop(rows);
+    if !pending.turn().await {
+        // An earlier round failed; these records are handed out again.
+        return Ok(ProcessReport::default());
+    }
+    let (from, to) = (pending.from, pending.to);
+    // A commit that lets whole segments go is synced first; the others need no sync of
+    // their own: a lost tail loses the events together with the position that says they
+    // were consumed, and the records are simply processed again.
+    let frees = journal.frees_segments(&to);
+    let events = lite
+        .write(move |conn| {
+            let body = |conn: &mut Connection| {
+                advance_cursor(conn, &from, &to)?;
+                run_ready(ingest_write::write_batch(
+                    &mut LiteConn(conn),
+                    Backend::Sqlite,
+                    &batch,
+                ))
+            };
+            if frees {
+                lite::transaction(conn, body)
+            } else {
+                lite::unsynced_transaction(conn, body)
+            }
         })
         .await?;
+    pending.commit();
+    if frees && let Err(err) = journal.release() {
+        // Kept segments cost only disk; the next open deletes them.
+        tracing::warn!(error = %err, "consumed journal segments not deleted");
     }
-    Ok((spool, legacy))
+    Ok(ProcessReport {
+        rows: count,
+        events,
+    })
 }
 
-/// Whether the main file's own inbox, where versions before the spool queued requests,
+/// The consumed position the main file holds. It is rewritten too, so that the caller's
+/// synced transaction makes everything committed before it durable.
+fn read_cursor(conn: &mut Connection) -> Result<Position> {
+    conn.execute(
+        "UPDATE journal_cursor SET next_seq = next_seq WHERE id = 1",
+        [],
+    )?;
+    load_cursor(conn)
+}
+
+fn load_cursor(conn: &Connection) -> Result<Position> {
+    let (next_seq, segment, offset): (i64, i64, i64) = conn.query_row(
+        "SELECT next_seq, segment, byte_offset FROM journal_cursor WHERE id = 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let unsigned = |v: i64| {
+        u64::try_from(v).map_err(|_| StoreError::Backend(format!("journal cursor holds {v}")))
+    };
+    Ok(Position {
+        segment: unsigned(segment)?,
+        offset: unsigned(offset)?,
+        next_seq: unsigned(next_seq)?,
+    })
+}
+
+/// Moves the consumed position from `from` to `to`, or refuses (`Conflict`) if it is no
+/// longer at `from`: another process consumed those records.
+fn advance_cursor(conn: &mut Connection, from: &Position, to: &Position) -> Result<()> {
+    let signed = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let mut stmt = conn.prepare_cached(
+        "UPDATE journal_cursor SET next_seq = ?1, segment = ?2, byte_offset = ?3 \
+         WHERE id = 1 AND next_seq = ?4",
+    )?;
+    let changed = stmt.execute([
+        signed(to.next_seq),
+        signed(to.segment),
+        signed(to.offset),
+        signed(from.next_seq),
+    ])?;
+    if changed != 1 {
+        return Err(StoreError::Conflict(
+            "journal records were processed by another process".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the main file's own inbox, where versions before the journal queued requests,
 /// still holds rows.
 fn legacy_rows_left(conn: &Connection) -> Result<bool> {
     Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM inbox)", [], |r| r.get(0))?)
 }
 
-fn projects_exist(conn: &mut Connection, entries: &[InboxEntry]) -> Result<()> {
-    let mut wanted: Vec<i64> = entries.iter().map(|e| e.project_id).collect();
-    wanted.sort_unstable();
-    wanted.dedup();
+fn projects_exist(conn: &mut Connection, ids: &[i64]) -> Result<()> {
     let mut stmt = conn.prepare_cached("SELECT 1 FROM projects WHERE id = ?1")?;
-    for id in wanted {
+    for id in ids {
         if !stmt.exists([id])? {
             return Err(StoreError::NotFound);
         }
@@ -255,35 +327,39 @@ fn projects_exist(conn: &mut Connection, entries: &[InboxEntry]) -> Result<()> {
     Ok(())
 }
 
-/// Ids between `from` and `to` (inclusive) that are marked done.
-fn marked(conn: &mut Connection, from: i64, to: i64) -> Result<HashSet<i64>> {
-    let mut stmt = conn.prepare_cached("SELECT id FROM inbox_done WHERE id BETWEEN ?1 AND ?2")?;
-    let ids = stmt.query_map([from, to], |r| r.get(0))?;
-    Ok(ids.collect::<rusqlite::Result<HashSet<i64>>>()?)
-}
+/// Rows per inbox `INSERT`: bodies make these rows large.
+const ENQUEUE_ROWS: usize = 64;
 
-/// Marks spool rows done. A mark that exists already means another process consumed the
-/// row and has not yet removed its mark: the whole batch is refused. Once that mark is
-/// gone this check no longer catches it, so two processes must not process one spool.
-async fn mark(conn: &mut impl Exec, ids: &[i64]) -> Result<()> {
-    for chunk in ids.chunks(ID_CHUNK) {
+/// Inserts inbox rows and returns their ids, in a transaction the caller holds.
+async fn insert(conn: &mut impl Exec, entries: &[InboxEntry]) -> Result<Vec<i64>> {
+    let mut ids = Vec::with_capacity(entries.len());
+    for chunk in entries.chunks(ENQUEUE_ROWS) {
         let sql = format!(
-            "INSERT INTO inbox_done (id) VALUES {}",
-            value_rows(1, chunk.len(), 1)
+            "INSERT INTO inbox (project_id, kind, received_at, client_ip, user_agent, body) \
+             VALUES {} RETURNING id",
+            value_rows(1, chunk.len(), 6)
         );
-        let args: Vec<Val> = chunk.iter().map(|id| Val::Int(*id)).collect();
-        conn.execute(&sql, &args).await.map_err(|err| match err {
-            StoreError::Conflict(_) => {
-                StoreError::Conflict("inbox rows were processed by another process".into())
-            }
-            other => other,
-        })?;
+        let mut args = Vec::with_capacity(chunk.len() * 6);
+        for e in chunk {
+            args.extend([
+                Val::Int(e.project_id),
+                Val::Text(e.kind.as_str()),
+                Val::Int(e.received_at),
+                Val::OptText(e.client_ip.as_deref()),
+                Val::OptText(e.user_agent.as_deref()),
+                Val::Blob(&e.body),
+            ]);
+        }
+        for row in conn.fetch(&sql, &args).await? {
+            ids.push(row.int(0)?);
+        }
     }
-    Ok(())
-}
-
-async fn unmark(conn: &mut impl Exec, ids: &[i64]) -> Result<()> {
-    delete_ids(conn, "inbox_done", ids).await.map(|_| ())
+    if ids.len() != entries.len() {
+        return Err(StoreError::Backend(
+            "inbox insert returned too few ids".into(),
+        ));
+    }
+    Ok(ids)
 }
 
 /// Deletes the rows of `table` with these ids, in statements within the bind limits;

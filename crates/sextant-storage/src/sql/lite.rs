@@ -36,25 +36,6 @@ pub(crate) struct Lite {
     path: PathBuf,
     jobs: mpsc::Sender<Job>,
     readers: Mutex<Vec<Connection>>,
-    /// Id ranges of inbox rows claimed by batches still being processed, so concurrent
-    /// processors in this process never take the same rows.
-    claims: Mutex<Vec<(i64, i64)>>,
-}
-
-/// Inbox rows being processed; their range is released when this is dropped, whether
-/// the batch was stored or failed (its rows are then claimed again).
-pub(crate) struct Claim<'a> {
-    lite: &'a Lite,
-    range: (i64, i64),
-}
-
-impl Drop for Claim<'_> {
-    fn drop(&mut self) {
-        let mut claims = self.lite.claims.lock().expect("claims lock");
-        if let Some(at) = claims.iter().position(|r| *r == self.range) {
-            claims.swap_remove(at);
-        }
-    }
 }
 
 fn connect(path: &PathBuf) -> Result<Connection> {
@@ -70,8 +51,7 @@ fn connect(path: &PathBuf) -> Result<Connection> {
 
 impl Lite {
     /// Opens the writer thread's connection for an existing, migrated database file.
-    /// `name` prefixes the threads' names (`<name>-writer`, `<name>-checkpoint`), which
-    /// is how profiles tell the main file's writer from the spool's.
+    /// `name` prefixes the threads' names (`<name>-writer`, `<name>-checkpoint`).
     pub(crate) fn open(path: PathBuf, name: &str) -> Result<Lite> {
         let mut writer = connect(&path)?;
         writer.execute_batch(WRITER_PRAGMAS)?;
@@ -125,7 +105,6 @@ impl Lite {
             path,
             jobs,
             readers: Mutex::new(Vec::new()),
-            claims: Mutex::new(Vec::new()),
         })
     }
 
@@ -161,27 +140,6 @@ impl Lite {
             idle.push(conn);
         }
         result
-    }
-}
-
-impl Lite {
-    /// Reads the next inbox rows not claimed by another batch and claims them. `read`
-    /// gets the id ranges to skip. Rows are numbered in insertion order and a new row
-    /// always gets an id above every existing one, so a claimed range holds only the
-    /// rows that were read for it.
-    pub(crate) fn claim<T>(
-        &self,
-        read: impl FnOnce(&mut Connection, &[(i64, i64)]) -> Result<Vec<T>>,
-        id_of: impl Fn(&T) -> i64,
-    ) -> Result<(Vec<T>, Option<Claim<'_>>)> {
-        let mut claims = self.claims.lock().expect("claims lock");
-        let rows = self.read(|conn| read(conn, &claims))?;
-        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
-            return Ok((rows, None));
-        };
-        let range = (id_of(first), id_of(last));
-        claims.push(range);
-        Ok((rows, Some(Claim { lite: self, range })))
     }
 }
 

@@ -9,12 +9,13 @@ mod exec;
 mod inbox;
 mod ingest_write;
 mod issues;
+mod journal;
+mod legacy_spool;
 mod lite;
 mod releases;
 mod rows;
 mod search;
 mod sessions;
-mod spool;
 mod store_impl;
 
 use std::str::FromStr;
@@ -41,17 +42,21 @@ pub(crate) struct SqlStore {
     /// progress); the same pool as `writer` on PostgreSQL.
     reader: AnyPool,
     /// The ingest hot path on an SQLite file: processed batches and key lookups run on
-    /// direct connections (inbox commits on the spool's). Both it and `writer` write in immediate
-    /// transactions (or single statements), so each waits for the other's lock.
+    /// direct connections. Both it and `writer` write in immediate transactions (or
+    /// single statements), so each waits for the other's lock.
     lite: Option<lite::Lite>,
-    /// The inbox of an SQLite file store, in a file of its own (see `spool.rs`).
-    spool: Option<spool::Spool>,
-    /// Whether the main file's `inbox` table, where versions before the spool queued
-    /// requests, may still hold rows; they are processed before the spool's.
+    /// The SQLite database file, for a file store.
+    path: Option<std::path::PathBuf>,
+    /// Where an SQLite file store queues accepted requests (see `journal/`), opened on
+    /// first use.
+    journal: tokio::sync::OnceCell<journal::Journal>,
+    /// Projects that `enqueue` has seen exist (SQLite file stores).
+    seen_projects: std::sync::RwLock<std::collections::HashSet<i64>>,
+    /// Whether the main file's `inbox` table, where versions before the journal queued
+    /// requests, may still hold rows; they are processed before the journal's.
     legacy_inbox: std::sync::atomic::AtomicBool,
-    /// Spool rows deleted for good whose marks the next batch transaction removes.
-    spool_marks: std::sync::Mutex<Vec<i64>>,
-    /// Batch writes of this process take turns (see `process_in_transaction`).
+    /// Batch writes of this process take turns (see `process_in_transaction`), and so do
+    /// rounds over the rows an earlier version left in an SQLite file's `inbox` table.
     batch_writes: tokio::sync::Mutex<()>,
 }
 
@@ -159,9 +164,10 @@ async fn open_sqlite(url: &str) -> Result<SqlStore> {
             writer: one.clone(),
             reader: one,
             lite: None,
-            spool: None,
+            path: None,
+            journal: Default::default(),
+            seen_projects: Default::default(),
             legacy_inbox: Default::default(),
-            spool_marks: Default::default(),
             batch_writes: tokio::sync::Mutex::new(()),
         });
     }
@@ -171,16 +177,15 @@ async fn open_sqlite(url: &str) -> Result<SqlStore> {
     SQLITE_MIGRATIONS.run(&writer).await?;
     let reader = pool(SQLITE_READERS).connect_with(options).await?;
     let lite = lite::Lite::open(std::path::PathBuf::from(path), "sqlite")?;
-    let spool_path = spool::path_for(std::path::Path::new(path));
-    let (spool, legacy) = inbox::open_spool(&lite, spool_path).await?;
     Ok(SqlStore {
         backend: Backend::Sqlite,
         writer,
         reader,
         lite: Some(lite),
-        spool: Some(spool),
-        legacy_inbox: legacy.into(),
-        spool_marks: Default::default(),
+        path: Some(std::path::PathBuf::from(path)),
+        journal: Default::default(),
+        seen_projects: Default::default(),
+        legacy_inbox: Default::default(),
         batch_writes: tokio::sync::Mutex::new(()),
     })
 }
@@ -199,9 +204,10 @@ async fn open_postgres(url: &str) -> Result<SqlStore> {
         writer: pool.clone(),
         reader: pool,
         lite: None,
-        spool: None,
+        path: None,
+        journal: Default::default(),
+        seen_projects: Default::default(),
         legacy_inbox: Default::default(),
-        spool_marks: Default::default(),
         batch_writes: tokio::sync::Mutex::new(()),
     })
 }

@@ -118,8 +118,19 @@ impl Store for SqlStore {
         SqlStore::revoke_token(self, id).await
     }
 
+    async fn open_inbox(&self) -> Result<()> {
+        if self.lite.is_some() {
+            self.journal().await?;
+        }
+        Ok(())
+    }
+
     async fn enqueue(&self, entries: Vec<InboxEntry>) -> Result<Vec<i64>> {
         SqlStore::enqueue(self, entries).await
+    }
+
+    fn enqueue_groups_itself(&self) -> bool {
+        self.lite.is_some()
     }
 
     async fn inbox_depth(&self) -> Result<i64> {

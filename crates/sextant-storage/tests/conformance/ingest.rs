@@ -306,8 +306,8 @@ pub async fn concurrent_enqueue_and_process(store: Shared) {
                     })
                     .await;
                 // Processors of one store never take the same rows (SKIP LOCKED on
-                // PostgreSQL, claimed id ranges on SQLite) and take turns writing, so
-                // neither a conflict nor a deadlock may surface here.
+                // PostgreSQL, batches handed out in order by the SQLite journal) and take
+                // turns writing, so neither a conflict nor a deadlock may surface here.
                 let report = report.unwrap_or_else(|e| panic!("process_inbox failed: {e}"));
                 if report.rows == 0 {
                     if finished {

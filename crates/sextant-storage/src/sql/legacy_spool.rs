@@ -1,0 +1,154 @@
+//! Requests that an earlier version queued in its spool file (`<name>.inbox.db`, an
+//! SQLite file beside the database) are moved into the main file's `inbox` table when the
+//! journal is first opened; processing takes them from there before the journal's.
+//!
+//! The move is exactly-once across the two files, which SQLite cannot commit together:
+//! one main-file transaction inserts the rows into `inbox` and records their spool ids in
+//! `inbox_done`; the rows are then deleted from the spool and the marks removed. A row
+//! with a mark has moved, whatever state the spool is in, so a crash between the steps
+//! is finished by the next open. (The earlier version used the same marks for rows it had
+//! processed, so its own interrupted rounds are finished the same way.)
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::exec::{Exec, LiteConn, Val, run_ready};
+use super::inbox::delete_ids;
+use super::lite::{self, Lite};
+use super::rows::{self, INBOX_COLUMNS};
+use super::{ID_CHUNK, value_rows};
+use crate::Result;
+use crate::model::InboxRow;
+
+/// Rows moved per main-file transaction.
+const MOVE_ROWS: u32 = 256;
+
+/// The spool file an earlier version kept beside the database file `db`.
+fn path_for(db: &Path) -> PathBuf {
+    let mut name = db.file_stem().unwrap_or_default().to_os_string();
+    name.push(".inbox.db");
+    db.with_file_name(name)
+}
+
+/// Moves every request queued in the spool beside `db` (if there is one) into the main
+/// file's inbox, then deletes the spool. Returns how many requests moved.
+pub(super) async fn migrate(lite: &Lite, db: &Path) -> Result<usize> {
+    let path = path_for(db);
+    if !path.exists() {
+        return Ok(0);
+    }
+    let spool = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    spool.execute_batch(super::SQLITE_PRAGMAS)?;
+    let spool = std::sync::Mutex::new(spool);
+    let mut moved = 0;
+    loop {
+        // Rows marked in the main file have moved (or were processed): drop them.
+        let marks = lite.read(|conn| {
+            let mut stmt = conn.prepare("SELECT id FROM inbox_done ORDER BY id")?;
+            let ids = stmt.query_map([], |r| r.get(0))?;
+            Ok(ids.collect::<rusqlite::Result<Vec<i64>>>()?)
+        })?;
+        if !marks.is_empty() {
+            {
+                let mut spool = spool.lock().expect("spool lock");
+                lite::transaction(&mut spool, |conn| {
+                    run_ready(delete_ids(&mut LiteConn(conn), "inbox", &marks)).map(|_| ())
+                })?;
+            }
+            lite.write(move |conn| {
+                lite::transaction(conn, |conn| {
+                    run_ready(delete_ids(&mut LiteConn(conn), "inbox_done", &marks)).map(|_| ())
+                })
+            })
+            .await?;
+        }
+        let rows = {
+            let mut spool = spool.lock().expect("spool lock");
+            let sql = format!("SELECT {INBOX_COLUMNS} FROM inbox ORDER BY id LIMIT $1");
+            let fetched =
+                run_ready(LiteConn(&mut spool).fetch(&sql, &[Val::Int(i64::from(MOVE_ROWS))]))?;
+            fetched
+                .iter()
+                .map(rows::inbox_row)
+                .collect::<Result<Vec<InboxRow>>>()?
+        };
+        if rows.is_empty() {
+            break;
+        }
+        moved += rows.len();
+        lite.write(move |conn| lite::transaction(conn, |conn| move_rows(conn, &rows)))
+            .await?;
+    }
+    drop(spool);
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.clone().into_os_string();
+        file.push(suffix);
+        match std::fs::remove_file(&file) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => {
+                return Err(crate::StoreError::Backend(format!(
+                    "cannot remove the old spool {}: {err}",
+                    path.display()
+                )));
+            }
+        }
+    }
+    if moved > 0 {
+        tracing::info!(
+            requests = moved,
+            "moved queued requests from the old spool file into the database"
+        );
+    }
+    Ok(moved)
+}
+
+/// Inserts the rows into the main file's inbox (those of projects that still exist) and
+/// marks all of them moved, in the caller's transaction.
+fn move_rows(conn: &mut Connection, rows: &[InboxRow]) -> Result<()> {
+    let live: Vec<&InboxRow> = {
+        let mut stmt = conn.prepare_cached("SELECT 1 FROM projects WHERE id = ?1")?;
+        let mut live = Vec::with_capacity(rows.len());
+        for row in rows {
+            if stmt.exists([row.entry.project_id])? {
+                live.push(row);
+            }
+        }
+        live
+    };
+    let mut conn = LiteConn(conn);
+    for chunk in live.chunks(64) {
+        let sql = format!(
+            "INSERT INTO inbox (project_id, kind, received_at, client_ip, user_agent, body) \
+             VALUES {}",
+            value_rows(1, chunk.len(), 6)
+        );
+        let mut args = Vec::with_capacity(chunk.len() * 6);
+        for row in chunk {
+            let e = &row.entry;
+            args.extend([
+                Val::Int(e.project_id),
+                Val::Text(e.kind.as_str()),
+                Val::Int(e.received_at),
+                Val::OptText(e.client_ip.as_deref()),
+                Val::OptText(e.user_agent.as_deref()),
+                Val::Blob(&e.body),
+            ]);
+        }
+        run_ready(conn.execute(&sql, &args))?;
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    for chunk in ids.chunks(ID_CHUNK) {
+        let sql = format!(
+            "INSERT INTO inbox_done (id) VALUES {}",
+            value_rows(1, chunk.len(), 1)
+        );
+        let args: Vec<Val> = chunk.iter().map(|id| Val::Int(*id)).collect();
+        run_ready(conn.execute(&sql, &args))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
