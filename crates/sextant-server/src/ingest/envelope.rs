@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Deserialize;
-use sextant_protocol::envelope::{Envelope, ItemType, parse_envelope};
+use sextant_protocol::envelope::{EnvelopeHeaders, ItemSpan, ItemType, parse_envelope_spans};
 
 use super::error::IngestError;
 use super::{admit, auth, content_encoding, enqueue, read_body};
@@ -77,10 +77,11 @@ async fn accept(
     if decoded.iter().all(u8::is_ascii_whitespace) {
         return Err(IngestError::EmptyBody);
     }
-    let envelope =
-        parse_envelope(&decoded).map_err(|e| IngestError::InvalidEnvelope(e.to_string()))?;
+    // Located, not copied: the payloads stay in the body they arrived in.
+    let (envelope, items) =
+        parse_envelope_spans(&decoded).map_err(|e| IngestError::InvalidEnvelope(e.to_string()))?;
 
-    match (&request_auth, envelope.headers.dsn.as_deref()) {
+    match (&request_auth, envelope.dsn.as_deref()) {
         (None, Some(dsn)) => {
             let (auth, dsn_project) = auth::envelope_dsn_auth(dsn)?;
             if dsn_project as i64 != project_id {
@@ -99,9 +100,10 @@ async fn accept(
     }
 
     super::origin::check(state, project_id, headers).await?;
-    check_items(&envelope, limits)?;
-    let (event_id, body) = ensure_event_id(&envelope, decoded)?;
-    enqueue(state, project_id, headers, peer, &body).await?;
+    check_items(&decoded, &items, limits)?;
+    let (event_id, body, items) = ensure_event_id(&envelope, items, decoded)?;
+    let payloads: Vec<_> = items.into_iter().map(|item| item.payload).collect();
+    enqueue(state, project_id, headers, peer, &body, &payloads).await?;
     Ok(event_id)
 }
 
@@ -126,11 +128,12 @@ fn is_event_json(item_type: &ItemType) -> bool {
 
 /// Per-item size and count limits (§7.4), and a JSON syntax check of event payloads so
 /// that a broken event is refused now rather than acknowledged and lost later.
-fn check_items(envelope: &Envelope, limits: &Limits) -> Result<(), IngestError> {
+fn check_items(body: &[u8], items: &[ItemSpan], limits: &Limits) -> Result<(), IngestError> {
     let mut sessions = 0usize;
-    for item in &envelope.items {
+    for item in items {
         let item_type = &item.headers.item_type;
-        let size = item.payload.len();
+        let payload = &body[item.payload.clone()];
+        let size = payload.len();
         let limit = match item_type {
             ItemType::Event | ItemType::Transaction | ItemType::Feedback | ItemType::UserReport => {
                 limits.max_event_bytes
@@ -152,7 +155,7 @@ fn check_items(envelope: &Envelope, limits: &Limits) -> Result<(), IngestError> 
             sessions += 1;
         }
         if is_event_json(item_type) {
-            serde_json::from_slice::<serde::de::IgnoredAny>(&item.payload).map_err(|e| {
+            serde_json::from_slice::<serde::de::IgnoredAny>(payload).map_err(|e| {
                 IngestError::InvalidJson {
                     item_type: item_type.as_str().to_string(),
                     reason: e.to_string(),
@@ -182,71 +185,83 @@ pub(super) fn normalize_event_id(raw: &str) -> Option<String> {
         .map(|id| id.simple().to_string())
 }
 
+/// The body and its items as they will be stored, with the id to answer with.
+type WithEventId = (Option<String>, Bytes, Vec<ItemSpan>);
+
 /// The id to answer with. An envelope that carries an event but has no header id gets
 /// one (the payload's, else a new one) written into its header, so that the id the SDK
-/// is told is the id that gets stored.
+/// is told is the id that gets stored; its items move with the new header.
 fn ensure_event_id(
-    envelope: &Envelope,
+    envelope: &EnvelopeHeaders,
+    mut items: Vec<ItemSpan>,
     body: Bytes,
-) -> Result<(Option<String>, Bytes), IngestError> {
-    if let Some(id) = &envelope.headers.event_id {
-        return Ok((Some(id.clone()), body));
+) -> Result<WithEventId, IngestError> {
+    if let Some(id) = &envelope.event_id {
+        return Ok((Some(id.clone()), body, items));
     }
-    if !envelope
-        .items
+    if !items
         .iter()
         .any(|item| carries_event(&item.headers.item_type))
     {
-        return Ok((None, body));
+        return Ok((None, body, items));
     }
-    let from_payload = envelope
-        .items
+    let from_payload = items
         .iter()
         .find(|item| is_event_json(&item.headers.item_type))
-        .and_then(|item| serde_json::from_slice::<EventIdProbe>(&item.payload).ok())
+        .and_then(|item| serde_json::from_slice::<EventIdProbe>(&body[item.payload.clone()]).ok())
         .and_then(|probe| probe.event_id)
         .and_then(|v| v.as_str().and_then(normalize_event_id));
     let id = from_payload.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    let mut header = envelope.headers.raw.clone();
+    let mut header = envelope.raw.clone();
     header.insert("event_id".into(), serde_json::Value::String(id.clone()));
     let newline = body.iter().position(|b| *b == b'\n').unwrap_or(body.len());
     let mut rebuilt =
         serde_json::to_vec(&header).map_err(|e| IngestError::Internal(e.to_string()))?;
     rebuilt.extend_from_slice(&body[newline..]);
-    Ok((Some(id), Bytes::from(rebuilt)))
+    // Every item now starts this much further on (or back).
+    let shift = rebuilt.len() as isize - body.len() as isize;
+    for item in &mut items {
+        item.payload = item.payload.start.saturating_add_signed(shift)
+            ..item.payload.end.saturating_add_signed(shift);
+    }
+    Ok((Some(id), Bytes::from(rebuilt), items))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn ensure(body: &'static [u8]) -> WithEventId {
+        let body = Bytes::from_static(body);
+        let (headers, items) = parse_envelope_spans(&body).unwrap();
+        ensure_event_id(&headers, items, body).unwrap()
+    }
+
     #[test]
     fn adds_an_event_id_to_envelopes_without_one() {
-        let body = Bytes::from_static(b"{}\n{\"type\":\"event\"}\n{\"message\":\"hi\"}\n");
-        let envelope = parse_envelope(&body).unwrap();
-        let (id, rebuilt) = ensure_event_id(&envelope, body).unwrap();
+        let (id, rebuilt, items) = ensure(b"{}\n{\"type\":\"event\"}\n{\"message\":\"hi\"}\n");
         let id = id.unwrap();
         assert_eq!(id.len(), 32);
-        let reparsed = parse_envelope(&rebuilt).unwrap();
-        assert_eq!(reparsed.headers.event_id.as_deref(), Some(id.as_str()));
-        assert_eq!(reparsed.items.len(), 1);
+        let (headers, reparsed) = parse_envelope_spans(&rebuilt).unwrap();
+        assert_eq!(headers.event_id.as_deref(), Some(id.as_str()));
+        assert_eq!(reparsed, items, "the items moved with the new header");
+        assert_eq!(&rebuilt[items[0].payload.clone()], b"{\"message\":\"hi\"}");
     }
 
     #[test]
     fn takes_the_payload_id_when_the_header_has_none() {
-        let body = Bytes::from_static(
+        let (id, _, _) = ensure(
             b"{}\n{\"type\":\"event\"}\n{\"event_id\":\"9EC79C33-EC99-42AB-8353-589FCB2E04DC\"}\n",
         );
-        let envelope = parse_envelope(&body).unwrap();
-        let (id, _) = ensure_event_id(&envelope, body).unwrap();
         assert_eq!(id.as_deref(), Some("9ec79c33ec9942ab8353589fcb2e04dc"));
     }
 
     #[test]
     fn session_only_envelopes_have_no_id() {
-        let body = Bytes::from_static(b"{}\n{\"type\":\"session\"}\n{\"sid\":\"x\"}\n");
-        let envelope = parse_envelope(&body).unwrap();
-        assert_eq!(ensure_event_id(&envelope, body).unwrap().0, None);
+        assert_eq!(
+            ensure(b"{}\n{\"type\":\"session\"}\n{\"sid\":\"x\"}\n").0,
+            None
+        );
     }
 
     #[test]
@@ -255,15 +270,22 @@ mod tests {
             max_event_bytes: 10,
             ..Limits::default()
         };
-        let big =
-            parse_envelope(b"{}\n{\"type\":\"event\"}\n{\"message\":\"far too long\"}\n").unwrap();
+        let check = |body: &[u8], limits: &Limits| {
+            let (_, items) = parse_envelope_spans(body).unwrap();
+            check_items(body, &items, limits)
+        };
         assert!(matches!(
-            check_items(&big, &limits),
+            check(
+                b"{}\n{\"type\":\"event\"}\n{\"message\":\"far too long\"}\n",
+                &limits
+            ),
             Err(IngestError::ItemTooLarge { .. })
         ));
-        let broken = parse_envelope(b"{}\n{\"type\":\"event\"}\n{\"message\":\n").unwrap();
         assert!(matches!(
-            check_items(&broken, &Limits::default()),
+            check(
+                b"{}\n{\"type\":\"event\"}\n{\"message\":\n",
+                &Limits::default()
+            ),
             Err(IngestError::InvalidJson { .. })
         ));
     }

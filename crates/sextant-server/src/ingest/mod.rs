@@ -148,12 +148,14 @@ pub(crate) async fn admit(
 }
 
 /// The durable step: packs the envelope into the inbox and waits for its commit.
+/// `payloads` are the ranges of its items' payloads.
 pub(crate) async fn enqueue(
     state: &AppState,
     project_id: i64,
     headers: &HeaderMap,
     peer: SocketAddr,
     envelope: &[u8],
+    payloads: &[std::ops::Range<usize>],
 ) -> Result<(), IngestError> {
     let entry = sextant_storage::InboxEntry {
         project_id,
@@ -161,7 +163,7 @@ pub(crate) async fn enqueue(
         received_at: now_millis(),
         client_ip: Some(client_ip(state, headers, peer)),
         user_agent: user_agent(headers),
-        body: crate::pipeline::codec::pack_inbox(envelope),
+        body: crate::pipeline::codec::pack_envelope(envelope, payloads),
     };
     state.pipeline.submit(entry).await
 }

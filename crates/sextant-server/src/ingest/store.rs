@@ -92,9 +92,10 @@ async fn accept(
         json.len()
     )
     .into_bytes();
+    let payload = envelope.len()..envelope.len() + json.len();
     envelope.extend_from_slice(&json);
     envelope.push(b'\n');
 
-    enqueue(state, project_id, headers, peer, &envelope).await?;
+    enqueue(state, project_id, headers, peer, &envelope, &[payload]).await?;
     Ok(Some(event_id))
 }

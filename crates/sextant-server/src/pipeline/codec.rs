@@ -45,14 +45,22 @@ fn compress_with(
 /// to the envelope, and processing keeps an item's frame as that item's stored payload
 /// instead of compressing the same bytes a second time.
 pub fn pack_inbox(body: &[u8]) -> Vec<u8> {
+    let payloads: Vec<Range<usize>> = match sextant_protocol::parse_envelope_spans(body) {
+        Ok((_, items)) => items.into_iter().map(|i| i.payload).collect(),
+        Err(_) => Vec::new(),
+    };
+    pack_envelope(body, &payloads)
+}
+
+/// [`pack_inbox`] for an envelope already parsed: `payloads` are its items' payload
+/// ranges, in order.
+pub fn pack_envelope(body: &[u8], payloads: &[Range<usize>]) -> Vec<u8> {
     if body.len() < MIN_PACKED {
         return body.to_vec();
     }
     let mut cuts = vec![0];
-    if let Ok((_, items)) = sextant_protocol::parse_envelope_spans(body) {
-        for item in items.iter().filter(|i| i.payload.len() >= MIN_PACKED) {
-            cuts.extend([item.payload.start, item.payload.end]);
-        }
+    for payload in payloads.iter().filter(|p| p.len() >= MIN_PACKED) {
+        cuts.extend([payload.start, payload.end]);
     }
     cuts.push(body.len());
     cuts.dedup();
