@@ -12,6 +12,7 @@ mod probe;
 mod report;
 mod send;
 mod visible;
+mod wire;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;

@@ -113,14 +113,24 @@ struct State {
     last_rss_kb: u64,
     hwm_kb: BTreeMap<u32, u64>,
     samples: u64,
+    /// Descendants of the roots, as last listed.
+    tree: Vec<u32>,
 }
+
+/// Samples between readings of the process tree and of PSS.
+const SLOW_EVERY: u64 = 10;
 
 impl State {
     fn sample(&mut self, roots: &[u32], tree: bool, first: bool) {
-        let mut pids: BTreeSet<u32> = roots.iter().copied().collect();
-        if tree {
-            pids.extend(descendants(roots));
+        // The process tree and PSS are read every `SLOW_EVERY` samples only: reading
+        // smaps_rollup walks every page a process maps, which for a database with large
+        // shared buffers costs enough CPU to slow the server under test.
+        let slow = first || self.samples.is_multiple_of(SLOW_EVERY);
+        if tree && slow {
+            self.tree = descendants(roots);
         }
+        let mut pids: BTreeSet<u32> = roots.iter().copied().collect();
+        pids.extend(self.tree.iter().copied());
         let (mut rss, mut pss) = (0, 0);
         for pid in pids {
             let (Some(stat), Some(status)) = (read_stat(pid), read_status(pid)) else {
@@ -133,10 +143,12 @@ impl State {
             rss += parse_status_kb(&status, "VmRSS").unwrap_or(0);
             // PSS splits shared pages among their sharers, so summing it over forked
             // workers (or PostgreSQL backends) does not count shared memory many times.
-            pss += std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
-                .ok()
-                .and_then(|s| parse_status_kb(&s, "Pss"))
-                .unwrap_or(0);
+            if slow {
+                pss += std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+                    .ok()
+                    .and_then(|s| parse_status_kb(&s, "Pss"))
+                    .unwrap_or(0);
+            }
             if let Some(hwm) = parse_status_kb(&status, "VmHWM") {
                 self.hwm_kb.insert(pid, hwm);
             }
@@ -146,7 +158,9 @@ impl State {
             self.idle_pss_kb = pss;
         }
         self.peak_rss_kb = self.peak_rss_kb.max(rss);
-        self.peak_pss_kb = self.peak_pss_kb.max(pss);
+        if slow {
+            self.peak_pss_kb = self.peak_pss_kb.max(pss);
+        }
         self.last_rss_kb = rss;
         self.samples += 1;
     }

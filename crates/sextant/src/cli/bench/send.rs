@@ -1,5 +1,5 @@
 //! The load phase: pre-built envelope bodies sent by one thread per concurrency slot,
-//! each with its own keep-alive ureq agent, recording status and ack latency.
+//! each with its own keep-alive connection, recording status and ack latency.
 //!
 //! Blocking threads rather than an async client: with one connection per slot there is
 //! nothing to multiplex, and a plain thread keeps per-request client overhead small and
@@ -21,14 +21,36 @@ pub struct Target {
     pub timeout: Duration,
 }
 
+const USER_AGENT: &str = "sentry.python/2.19.2 (sextant-bench)";
+const CONTENT_TYPE: &str = "application/x-sentry-envelope";
+
+/// One slot's connection: the lean client for `http://` targets, ureq for the rest.
+pub enum Client {
+    Wire(super::wire::Connection),
+    Ureq(ureq::Agent),
+}
+
 impl Target {
-    pub fn agent(&self) -> ureq::Agent {
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(self.timeout))
-            .user_agent("sentry.python/2.19.2 (sextant-bench)")
-            .build()
-            .into()
+    pub fn client(&self) -> Client {
+        let mut headers = vec![
+            ("User-Agent", USER_AGENT),
+            ("X-Sentry-Auth", self.auth.as_str()),
+            ("Content-Type", CONTENT_TYPE),
+        ];
+        if self.gzip {
+            headers.push(("Content-Encoding", "gzip"));
+        }
+        match super::wire::Connection::new(&self.url, &headers, self.timeout) {
+            Ok(conn) => Client::Wire(conn),
+            Err(_) => Client::Ureq(
+                ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .timeout_global(Some(self.timeout))
+                    .user_agent(USER_AGENT)
+                    .build()
+                    .into(),
+            ),
+        }
     }
 }
 
@@ -46,22 +68,33 @@ pub struct Answer {
 }
 
 /// Posts one envelope and reads the whole response, so the connection can be reused.
-pub fn send_one(agent: &ureq::Agent, target: &Target, body: &[u8]) -> Answer {
+pub fn send_one(client: &mut Client, target: &Target, body: &[u8]) -> Answer {
     let start = Instant::now();
-    let mut request = agent
-        .post(&target.url)
-        .header("X-Sentry-Auth", &target.auth)
-        .header("Content-Type", "application/x-sentry-envelope");
-    if target.gzip {
-        request = request.header("Content-Encoding", "gzip");
-    }
-    let (status, detail) = match request.send(body) {
-        Ok(mut response) => {
-            let status = response.status().as_u16();
-            let text = response.body_mut().read_to_string().unwrap_or_default();
-            (status, text)
+    let (status, detail) = match client {
+        Client::Wire(conn) => match conn.post(body) {
+            Ok(response) => (
+                response.status,
+                String::from_utf8_lossy(&response.body).into_owned(),
+            ),
+            Err(err) => (0, err.to_string()),
+        },
+        Client::Ureq(agent) => {
+            let mut request = agent
+                .post(&target.url)
+                .header("X-Sentry-Auth", &target.auth)
+                .header("Content-Type", CONTENT_TYPE);
+            if target.gzip {
+                request = request.header("Content-Encoding", "gzip");
+            }
+            match request.send(body) {
+                Ok(mut response) => {
+                    let status = response.status().as_u16();
+                    let text = response.body_mut().read_to_string().unwrap_or_default();
+                    (status, text)
+                }
+                Err(err) => (0, err.to_string()),
+            }
         }
-        Err(err) => (0, err.to_string()),
     };
     Answer {
         outcome: Outcome {
@@ -93,13 +126,13 @@ pub fn run(
 ) -> LoadResult {
     let next = AtomicUsize::new(0);
     let samples = Mutex::new(BTreeMap::new());
-    // Agents (and their pools) are made before timing starts.
-    let agents: Vec<ureq::Agent> = (0..concurrency).map(|_| target.agent()).collect();
+    // Clients are made before timing starts.
+    let clients: Vec<Client> = (0..concurrency).map(|_| target.client()).collect();
     let start = Instant::now();
     let per_thread: Vec<(Vec<Outcome>, u64, Duration)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = agents
+        let handles: Vec<_> = clients
             .into_iter()
-            .map(|agent| {
+            .map(|mut client| {
                 let (next, samples) = (&next, &samples);
                 scope.spawn(move || {
                     let mut outcomes = Vec::with_capacity(bodies.len() / concurrency + 1);
@@ -111,7 +144,7 @@ pub fn run(
                         }
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(body) = bodies.get(i) else { break };
-                        let answer = send_one(&agent, target, body);
+                        let answer = send_one(&mut client, target, body);
                         last = start.elapsed();
                         bytes += body.len() as u64;
                         if answer.outcome.status != 200 {

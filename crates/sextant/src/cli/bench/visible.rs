@@ -38,7 +38,7 @@ pub fn measure(
     settings: &Settings,
     rng: &mut Rng,
 ) -> Visibility {
-    let agent = target.agent();
+    let mut client = target.client();
     let mut result = Visibility {
         method: "count",
         poll_ms: settings.poll.as_millis() as u64,
@@ -65,7 +65,7 @@ pub fn measure(
         if by_lookup {
             result.method = "event-lookup";
         }
-        let answer = send::send_one(&agent, target, &body);
+        let answer = send::send_one(&mut client, target, &body);
         if answer.outcome.status != 200 {
             result.rejected += 1;
             result.errors.push(format!(
