@@ -328,28 +328,35 @@ fn projects_exist(conn: &mut Connection, ids: &[i64]) -> Result<()> {
 }
 
 /// Rows per inbox `INSERT`: bodies make these rows large.
+/// `INSERT INTO inbox … VALUES` with placeholders for `rows` entries (see [`entry_values`]).
+pub(super) fn insert_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO inbox (project_id, kind, received_at, client_ip, user_agent, body) \
+         VALUES {}",
+        value_rows(1, rows, 6)
+    )
+}
+
+/// An entry's values in the column order of [`insert_sql`].
+pub(super) fn entry_values(e: &InboxEntry) -> [Val<'_>; 6] {
+    [
+        Val::Int(e.project_id),
+        Val::Text(e.kind.as_str()),
+        Val::Int(e.received_at),
+        Val::OptText(e.client_ip.as_deref()),
+        Val::OptText(e.user_agent.as_deref()),
+        Val::Blob(&e.body),
+    ]
+}
+
 const ENQUEUE_ROWS: usize = 64;
 
 /// Inserts inbox rows and returns their ids, in a transaction the caller holds.
 async fn insert(conn: &mut impl Exec, entries: &[InboxEntry]) -> Result<Vec<i64>> {
     let mut ids = Vec::with_capacity(entries.len());
     for chunk in entries.chunks(ENQUEUE_ROWS) {
-        let sql = format!(
-            "INSERT INTO inbox (project_id, kind, received_at, client_ip, user_agent, body) \
-             VALUES {} RETURNING id",
-            value_rows(1, chunk.len(), 6)
-        );
-        let mut args = Vec::with_capacity(chunk.len() * 6);
-        for e in chunk {
-            args.extend([
-                Val::Int(e.project_id),
-                Val::Text(e.kind.as_str()),
-                Val::Int(e.received_at),
-                Val::OptText(e.client_ip.as_deref()),
-                Val::OptText(e.user_agent.as_deref()),
-                Val::Blob(&e.body),
-            ]);
-        }
+        let sql = format!("{} RETURNING id", insert_sql(chunk.len()));
+        let args: Vec<Val> = chunk.iter().flat_map(entry_values).collect();
         for row in conn.fetch(&sql, &args).await? {
             ids.push(row.int(0)?);
         }

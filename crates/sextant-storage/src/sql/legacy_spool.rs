@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 
 use super::exec::{Exec, LiteConn, Val, run_ready};
-use super::inbox::delete_ids;
+use super::inbox::{delete_ids, entry_values, insert_sql};
 use super::lite::{self, Lite};
 use super::rows::{self, INBOX_COLUMNS};
 use super::{ID_CHUNK, value_rows};
@@ -119,24 +119,11 @@ fn move_rows(conn: &mut Connection, rows: &[InboxRow]) -> Result<()> {
     };
     let mut conn = LiteConn(conn);
     for chunk in live.chunks(64) {
-        let sql = format!(
-            "INSERT INTO inbox (project_id, kind, received_at, client_ip, user_agent, body) \
-             VALUES {}",
-            value_rows(1, chunk.len(), 6)
-        );
-        let mut args = Vec::with_capacity(chunk.len() * 6);
-        for row in chunk {
-            let e = &row.entry;
-            args.extend([
-                Val::Int(e.project_id),
-                Val::Text(e.kind.as_str()),
-                Val::Int(e.received_at),
-                Val::OptText(e.client_ip.as_deref()),
-                Val::OptText(e.user_agent.as_deref()),
-                Val::Blob(&e.body),
-            ]);
-        }
-        run_ready(conn.execute(&sql, &args))?;
+        let args: Vec<Val> = chunk
+            .iter()
+            .flat_map(|row| entry_values(&row.entry))
+            .collect();
+        run_ready(conn.execute(&insert_sql(chunk.len()), &args))?;
     }
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     for chunk in ids.chunks(ID_CHUNK) {
