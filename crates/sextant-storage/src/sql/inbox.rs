@@ -63,6 +63,15 @@ impl SqlStore {
         };
         self.journal
             .get_or_try_init(|| async {
+                // The lock first: a server still shutting down moves the consumed position
+                // and may still hold the old spool until it lets go.
+                let options = journal::Options::default();
+                let dir = journal::dir_for(path);
+                let lock = tokio::task::spawn_blocking(move || {
+                    journal::Lock::take(dir, options.lock_wait)
+                })
+                .await
+                .map_err(|e| StoreError::Backend(format!("locking the journal: {e}")))??;
                 legacy_spool::migrate(lite, path).await?;
                 self.legacy_inbox
                     .store(lite.read(|conn| legacy_rows_left(conn))?, Ordering::Relaxed);
@@ -71,12 +80,9 @@ impl SqlStore {
                 let cursor = lite
                     .write(|conn| lite::transaction(conn, read_cursor))
                     .await?;
-                let dir = journal::dir_for(path);
-                tokio::task::spawn_blocking(move || {
-                    Journal::open(dir, cursor, journal::Options::default())
-                })
-                .await
-                .map_err(|e| StoreError::Backend(format!("opening the journal: {e}")))?
+                tokio::task::spawn_blocking(move || Journal::open_locked(lock, cursor, options))
+                    .await
+                    .map_err(|e| StoreError::Backend(format!("opening the journal: {e}")))?
             })
             .await
     }
@@ -235,7 +241,7 @@ async fn process_journal(
     // their own: a lost tail loses the events together with the position that says they
     // were consumed, and the records are simply processed again.
     let frees = journal.frees_segments(&to);
-    let events = lite
+    let written = lite
         .write(move |conn| {
             let body = |conn: &mut Connection| {
                 advance_cursor(conn, &from, &to)?;
@@ -251,7 +257,20 @@ async fn process_journal(
                 lite::unsynced_transaction(conn, body)
             }
         })
-        .await?;
+        .await;
+    let events = match written {
+        Ok(events) => events,
+        Err(StoreError::Conflict(why)) => {
+            // The database holds another position than this journal expected (records
+            // consumed elsewhere, or a commit reported as failed that went through):
+            // read on from the database's.
+            let cursor = lite.read(|conn| load_cursor(conn))?;
+            tracing::warn!(%why, cursor = cursor.next_seq, "journal position resynced from the database");
+            journal.resync(cursor)?;
+            return Ok(ProcessReport::default());
+        }
+        Err(err) => return Err(err),
+    };
     pending.commit();
     if frees && let Err(err) = journal.release() {
         // Kept segments cost only disk; the next open deletes them.
@@ -327,7 +346,6 @@ fn projects_exist(conn: &mut Connection, ids: &[i64]) -> Result<()> {
     Ok(())
 }
 
-/// Rows per inbox `INSERT`: bodies make these rows large.
 /// `INSERT INTO inbox … VALUES` with placeholders for `rows` entries (see [`entry_values`]).
 pub(super) fn insert_sql(rows: usize) -> String {
     format!(
@@ -349,6 +367,7 @@ pub(super) fn entry_values(e: &InboxEntry) -> [Val<'_>; 6] {
     ]
 }
 
+/// Rows per inbox `INSERT`: bodies make these rows large.
 const ENQUEUE_ROWS: usize = 64;
 
 /// Inserts inbox rows and returns their ids, in a transaction the caller holds.

@@ -84,9 +84,9 @@ struct Shared {
 
 pub(crate) struct Journal {
     dir: PathBuf,
-    /// Held for the journal's lifetime: one process appends and processes.
-    _lock: File,
     appends: mpsc::Sender<Append>,
+    /// The appending thread, which holds the lock; joined on drop.
+    writer: Option<std::thread::JoinHandle<()>>,
     shared: Arc<Mutex<Shared>>,
     reader: Mutex<Reader>,
     /// What has been committed, watched by batches waiting for their turn.
@@ -97,14 +97,43 @@ fn io_error(what: &str, dir: &Path, err: std::io::Error) -> StoreError {
     StoreError::Backend(format!("journal {}: {what}: {err}", dir.display()))
 }
 
+/// The journal directory's lock, held by the one process that appends and processes.
+/// Take it before reading the consumed position from the database: a server still shutting
+/// down moves that position until it lets go.
+pub(crate) struct Lock {
+    dir: PathBuf,
+    _file: File,
+}
+
+impl Lock {
+    /// Creates the directory `dir` if need be and locks it, waiting up to `wait` for
+    /// another process that holds it.
+    pub(crate) fn take(dir: PathBuf, wait: Duration) -> Result<Lock> {
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir).map_err(|e| io_error("cannot create", &dir, e))?;
+            // The new directory's own entry, so a crash cannot take the journal with it.
+            if let Some(parent) = dir.parent() {
+                segment::sync_dir(parent).map_err(|e| io_error("cannot sync", parent, e))?;
+            }
+        }
+        let file = take_lock(&dir, wait)?;
+        Ok(Lock { dir, _file: file })
+    }
+}
+
 impl Journal {
-    /// Opens the journal in `dir` (creating it), given the position the database holds
-    /// as consumed, which must be durable: segments before it are deleted. Recovers from a
-    /// crash by cutting off a torn record at the end. Waits a while for another process
-    /// that holds the journal.
+    /// [`Journal::open_locked`], taking the lock first.
+    #[cfg(test)]
     pub(crate) fn open(dir: PathBuf, cursor: Position, options: Options) -> Result<Journal> {
-        std::fs::create_dir_all(&dir).map_err(|e| io_error("cannot create", &dir, e))?;
-        let lock = take_lock(&dir, options.lock_wait)?;
+        Journal::open_locked(Lock::take(dir, options.lock_wait)?, cursor, options)
+    }
+
+    /// Opens the locked journal, given the position the database holds as consumed, which
+    /// must be durable: segments before it are deleted. Recovers from a crash by cutting
+    /// off a torn record at the end. The writer thread keeps the lock until it has written
+    /// every append it was given, after the journal itself is dropped.
+    pub(crate) fn open_locked(lock: Lock, cursor: Position, options: Options) -> Result<Journal> {
+        let dir = lock.dir.clone();
         let fail = |what: &str| {
             let dir = dir.clone();
             let what = what.to_string();
@@ -172,14 +201,17 @@ impl Journal {
         let shared = Arc::new(Mutex::new(Shared { durable, segments }));
         let (appends, queue) = mpsc::channel();
         let thread_shared = shared.clone();
-        std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("journal-writer".into())
-            .spawn(move || writer.run(queue, &thread_shared))
+            .spawn(move || {
+                let _lock = lock;
+                writer.run(queue, &thread_shared);
+            })
             .map_err(|e| StoreError::Backend(format!("cannot start the journal writer: {e}")))?;
         Ok(Journal {
             dir,
-            _lock: lock,
             appends,
+            writer: Some(writer),
             shared,
             reader: Mutex::new(Reader::new(consumed)),
             progress: watch::Sender::new(Progress { consumed, epoch: 0 }),
@@ -235,6 +267,19 @@ impl Journal {
                 .map_err(|e| io_error("cannot delete a segment", &self.dir, e))?;
         }
         Ok(())
+    }
+}
+
+impl Drop for Journal {
+    /// Closes the queue and waits for the writer to finish what it was given, so the lock
+    /// is free (for a restart in this process) only once nothing more is written.
+    fn drop(&mut self) {
+        drop(std::mem::replace(&mut self.appends, mpsc::channel().0));
+        if let Some(writer) = self.writer.take()
+            && writer.join().is_err()
+        {
+            tracing::error!("the journal writer panicked");
+        }
     }
 }
 

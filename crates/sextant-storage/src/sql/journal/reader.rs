@@ -118,6 +118,24 @@ impl Journal {
         })
     }
 
+    /// Starts reading again at `cursor`, the consumed position the database holds, after
+    /// a commit found it elsewhere than this journal expected. Batches handed out are
+    /// taken back.
+    pub(crate) fn resync(&self, cursor: Position) -> Result<()> {
+        let (durable, segments) = {
+            let shared = self.shared.lock().expect("journal lock");
+            (shared.durable, shared.segments.clone())
+        };
+        let at = super::reader_start(&self.dir, &segments, cursor, durable)?;
+        let mut reader = self.reader.lock().expect("journal reader lock");
+        self.progress.send_modify(|progress| {
+            progress.consumed = at;
+            progress.epoch += 1;
+        });
+        reader.claimed = at;
+        Ok(())
+    }
+
     /// Takes back every batch handed out but not committed, unless that already happened
     /// since `epoch`.
     fn take_back(&self, epoch: u64) {
@@ -151,18 +169,28 @@ impl Pending<'_> {
             if now.consumed == self.from {
                 return true;
             }
+            if now.consumed.next_seq > self.from.next_seq {
+                // Read again from a position an earlier batch has since committed past.
+                return false;
+            }
             if progress.changed().await.is_err() {
                 return false;
             }
         }
     }
 
-    /// Records that the batch's transaction committed.
+    /// Records that the batch's transaction committed. Batches taken back while it was
+    /// committing (a later one failed) are read again from past it, not from its start.
     pub(crate) fn commit(mut self) {
         let to = self.to;
+        let mut reader = self.journal.reader.lock().expect("journal reader lock");
         self.journal
             .progress
             .send_modify(|progress| progress.consumed = to);
+        if reader.claimed.next_seq < to.next_seq {
+            reader.claimed = to;
+        }
+        drop(reader);
         self.settled = true;
     }
 }

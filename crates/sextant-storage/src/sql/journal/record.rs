@@ -31,19 +31,15 @@ pub(super) enum Bad {
     Corrupt(&'static str),
 }
 
-/// Appends the encoded record for `entry` to `out`. Fails for an entry too large for
-/// the length field, or with text fields longer than 64 KiB.
+/// Appends the encoded record for `entry` to `out`. Text fields are cut to under 64 KiB
+/// (at a character boundary): a client's oversized `User-Agent` must not fail the
+/// append it shares with other requests. Fails only for a body too large for the length
+/// field, which ingest's limits rule out.
 pub(super) fn encode(seq: u64, entry: &InboxEntry, out: &mut Vec<u8>) -> Result<(), String> {
-    let ip = entry.client_ip.as_deref().map(str::as_bytes);
-    let ua = entry.user_agent.as_deref().map(str::as_bytes);
-    let text_len = |t: Option<&[u8]>| match t {
-        None => Ok(ABSENT),
-        Some(t) => u16::try_from(t.len())
-            .ok()
-            .filter(|n| *n != ABSENT)
-            .ok_or_else(|| "a client address or user agent over 64 KiB".to_string()),
-    };
-    let (ip_len, ua_len) = (text_len(ip)?, text_len(ua)?);
+    let ip = entry.client_ip.as_deref().map(|t| fit(t).as_bytes());
+    let ua = entry.user_agent.as_deref().map(|t| fit(t).as_bytes());
+    let text_len = |t: Option<&[u8]>| t.map_or(ABSENT, |t| t.len() as u16);
+    let (ip_len, ua_len) = (text_len(ip), text_len(ua));
     let len = FIXED + ip.map_or(0, <[u8]>::len) + ua.map_or(0, <[u8]>::len) + entry.body.len();
     let len32 = u32::try_from(len).map_err(|_| format!("a request of {len} bytes"))?;
     let start = out.len();
@@ -65,6 +61,15 @@ pub(super) fn encode(seq: u64, entry: &InboxEntry, out: &mut Vec<u8>) -> Result<
     let crc = crc32fast::hash(&out[start + FRAME..]);
     out[start + 4..start + FRAME].copy_from_slice(&crc.to_le_bytes());
     Ok(())
+}
+
+/// `text`, cut at a character boundary to fewer bytes than `ABSENT`.
+fn fit(text: &str) -> &str {
+    let mut end = text.len().min(usize::from(ABSENT) - 1);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// The total size of the record starting at `bytes`, from its frame alone.
@@ -167,6 +172,24 @@ mod tests {
     }
 
     #[test]
+    fn an_oversized_user_agent_is_cut_not_refused() {
+        let mut long = entry(b"body");
+        // Multi-byte characters across the cut: it lands on a character boundary.
+        long.user_agent = Some("é".repeat(40_000));
+        let mut out = Vec::new();
+        encode(1, &long, &mut out).unwrap();
+        let (row, _) = decode(&out).unwrap();
+        let ua = row.entry.user_agent.unwrap();
+        assert!(
+            ua.len() < usize::from(ABSENT) && ua.len() > 60_000,
+            "{}",
+            ua.len()
+        );
+        assert!(ua.chars().all(|c| c == 'é'));
+        assert_eq!(row.entry.body, b"body");
+    }
+
+    #[test]
     fn a_torn_tail_is_short_and_a_flipped_byte_is_corrupt() {
         let mut out = Vec::new();
         encode(1, &entry(b"payload"), &mut out).unwrap();
@@ -184,12 +207,5 @@ mod tests {
             decode(&[1, 0, 0, 0, 0, 0, 0, 0]),
             Err(Bad::Corrupt("length below the fixed fields"))
         );
-    }
-
-    #[test]
-    fn refuses_text_fields_it_cannot_frame() {
-        let mut long = entry(b"x");
-        long.user_agent = Some("a".repeat(70_000));
-        assert!(encode(1, &long, &mut Vec::new()).is_err());
     }
 }

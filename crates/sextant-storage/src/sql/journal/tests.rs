@@ -301,6 +301,45 @@ async fn a_failed_batch_takes_back_the_ones_read_after_it() {
 }
 
 #[tokio::test]
+async fn a_batch_failing_while_an_earlier_one_commits_does_not_stall_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path().join("j"), START, small(1 << 20)).unwrap();
+    append(&journal, &["a", "b", "c", "d"]).await;
+    let first = journal.read(2).unwrap();
+    assert!(first.turn().await, "the first batch is committing");
+    let second = journal.read(2).unwrap();
+    drop(second); // failed meanwhile: batches are taken back
+    let reread = journal.read(2).unwrap();
+    first.commit();
+    // Read back before the first committed, it gives up its turn instead of waiting.
+    assert!(!reread.turn().await);
+    drop(reread);
+
+    let rest = journal.read(10).unwrap();
+    assert_eq!(bodies(&rest), ["c", "d"], "nothing committed is read again");
+    assert!(rest.turn().await);
+    rest.commit();
+    assert_eq!(journal.depth(), 0);
+}
+
+#[tokio::test]
+async fn resyncing_reads_on_from_the_position_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path().join("j"), START, small(1 << 20)).unwrap();
+    append(&journal, &["a", "b", "c"]).await;
+    let first = journal.read(1).unwrap();
+    let to = first.to;
+    drop(first);
+    // The database says "a" was consumed (by a commit this journal took as failed).
+    journal.resync(to).unwrap();
+    let rest = journal.read(10).unwrap();
+    assert_eq!(bodies(&rest), ["b", "c"]);
+    assert!(rest.turn().await);
+    rest.commit();
+    assert_eq!(journal.depth(), 0);
+}
+
+#[tokio::test]
 async fn records_are_written_over_zeros_laid_ahead() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("j");
