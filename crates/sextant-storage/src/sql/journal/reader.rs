@@ -166,7 +166,9 @@ impl Pending<'_> {
             if now.epoch != self.epoch {
                 return false;
             }
-            if now.consumed == self.from {
+            // By sequence number: the end of one segment and the start of the next are
+            // the same place.
+            if now.consumed.next_seq == self.from.next_seq {
                 return true;
             }
             if now.consumed.next_seq > self.from.next_seq {
