@@ -58,7 +58,7 @@ impl SqlStore {
     /// The journal of an SQLite file store, opened on first use: it takes the journal's
     /// lock, so only a process that queues or processes requests (the server) opens it.
     pub(super) async fn journal(&self) -> Result<&Journal> {
-        let (Some(lite), Some(path)) = (&self.lite, &self.path) else {
+        let Some(lite) = &self.lite else {
             return Err(StoreError::Backend("this store has no journal".into()));
         };
         self.journal
@@ -66,13 +66,13 @@ impl SqlStore {
                 // The lock first: a server still shutting down moves the consumed position
                 // and may still hold the old spool until it lets go.
                 let options = journal::Options::default();
-                let dir = journal::dir_for(path);
+                let dir = journal::dir_for(lite.path());
                 let lock = tokio::task::spawn_blocking(move || {
                     journal::Lock::take(dir, options.lock_wait)
                 })
                 .await
                 .map_err(|e| StoreError::Backend(format!("locking the journal: {e}")))??;
-                legacy_spool::migrate(lite, path).await?;
+                legacy_spool::migrate(lite).await?;
                 self.legacy_inbox
                     .store(lite.read(|conn| legacy_rows_left(conn))?, Ordering::Relaxed);
                 // Synced, so that everything committed before is durable too: the journal
@@ -96,17 +96,17 @@ impl SqlStore {
         } else {
             0
         };
-        let journaled = match (&self.lite, &self.path) {
-            (Some(lite), Some(path)) => match self.journal.get() {
+        let journaled = match &self.lite {
+            Some(lite) => match self.journal.get() {
                 Some(journal) => journal.depth(),
                 // Not this process's to open (it takes the journal's lock): count the
                 // records after the consumed position as they are on disk.
                 None => {
                     let cursor = lite.read(|conn| load_cursor(conn))?;
-                    journal::depth_of(&journal::dir_for(path), cursor)?
+                    journal::depth_of(&journal::dir_for(lite.path()), cursor)?
                 }
             },
-            _ => 0,
+            None => 0,
         };
         Ok(in_table + journaled)
     }

@@ -31,10 +31,11 @@ fn path_for(db: &Path) -> PathBuf {
     db.with_file_name(name)
 }
 
-/// Moves every request queued in the spool beside `db` (if there is one) into the main
-/// file's inbox, then deletes the spool. Returns how many requests moved.
-pub(super) async fn migrate(lite: &Lite, db: &Path) -> Result<usize> {
-    let path = path_for(db);
+/// Moves every request queued in the spool beside `lite`'s database file (if there is
+/// one) into the main file's inbox, then deletes the spool. Returns how many requests
+/// moved.
+pub(super) async fn migrate(lite: &Lite) -> Result<usize> {
+    let path = path_for(lite.path());
     if !path.exists() {
         return Ok(0);
     }

@@ -50,6 +50,11 @@ fn connect(path: &PathBuf) -> Result<Connection> {
 }
 
 impl Lite {
+    /// The database file.
+    pub(crate) fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
     /// Opens the writer thread's connection for an existing, migrated database file.
     /// `name` prefixes the threads' names (`<name>-writer`, `<name>-checkpoint`).
     pub(crate) fn open(path: PathBuf, name: &str) -> Result<Lite> {

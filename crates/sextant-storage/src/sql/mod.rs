@@ -45,8 +45,6 @@ pub(crate) struct SqlStore {
     /// direct connections. Both it and `writer` write in immediate transactions (or
     /// single statements), so each waits for the other's lock.
     lite: Option<lite::Lite>,
-    /// The SQLite database file, for a file store.
-    path: Option<std::path::PathBuf>,
     /// Where an SQLite file store queues accepted requests (see `journal/`), opened on
     /// first use.
     journal: tokio::sync::OnceCell<journal::Journal>,
@@ -164,7 +162,6 @@ async fn open_sqlite(url: &str) -> Result<SqlStore> {
             writer: one.clone(),
             reader: one,
             lite: None,
-            path: None,
             journal: Default::default(),
             seen_projects: Default::default(),
             legacy_inbox: Default::default(),
@@ -182,7 +179,6 @@ async fn open_sqlite(url: &str) -> Result<SqlStore> {
         writer,
         reader,
         lite: Some(lite),
-        path: Some(std::path::PathBuf::from(path)),
         journal: Default::default(),
         seen_projects: Default::default(),
         legacy_inbox: Default::default(),
@@ -204,7 +200,6 @@ async fn open_postgres(url: &str) -> Result<SqlStore> {
         writer: pool.clone(),
         reader: pool,
         lite: None,
-        path: None,
         journal: Default::default(),
         seen_projects: Default::default(),
         legacy_inbox: Default::default(),
