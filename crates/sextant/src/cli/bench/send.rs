@@ -31,7 +31,8 @@ pub enum Client {
 }
 
 impl Target {
-    pub fn client(&self) -> Client {
+    /// The headers every envelope is sent with, whichever client sends it.
+    fn headers(&self) -> Vec<(&'static str, &str)> {
         let mut headers = vec![
             ("User-Agent", USER_AGENT),
             ("X-Sentry-Auth", self.auth.as_str()),
@@ -40,13 +41,16 @@ impl Target {
         if self.gzip {
             headers.push(("Content-Encoding", "gzip"));
         }
-        match super::wire::Connection::new(&self.url, &headers, self.timeout) {
+        headers
+    }
+
+    pub fn client(&self) -> Client {
+        match super::wire::Connection::new(&self.url, &self.headers(), self.timeout) {
             Ok(conn) => Client::Wire(conn),
             Err(_) => Client::Ureq(
                 ureq::Agent::config_builder()
                     .http_status_as_error(false)
                     .timeout_global(Some(self.timeout))
-                    .user_agent(USER_AGENT)
                     .build()
                     .into(),
             ),
@@ -79,12 +83,9 @@ pub fn send_one(client: &mut Client, target: &Target, body: &[u8]) -> Answer {
             Err(err) => (0, err.to_string()),
         },
         Client::Ureq(agent) => {
-            let mut request = agent
-                .post(&target.url)
-                .header("X-Sentry-Auth", &target.auth)
-                .header("Content-Type", CONTENT_TYPE);
-            if target.gzip {
-                request = request.header("Content-Encoding", "gzip");
+            let mut request = agent.post(&target.url);
+            for (name, value) in target.headers() {
+                request = request.header(name, value);
             }
             match request.send(body) {
                 Ok(mut response) => {

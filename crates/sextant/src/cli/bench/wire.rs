@@ -4,7 +4,7 @@
 //! server under test, so the client does no more than HTTP requires.
 
 use std::io::{self, BufRead, BufReader, IoSlice, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 /// Largest response body kept (the rest is read and dropped): answers are small JSON.
@@ -29,25 +29,15 @@ impl Connection {
     /// For `POST`s to `url` (`http://host:port/path`) with these extra headers.
     pub fn new(url: &str, headers: &[(&str, &str)], timeout: Duration) -> io::Result<Connection> {
         let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, what.to_string());
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| invalid("only http:// URLs are supported"))?;
-        let (authority, path) = match rest.find('/') {
-            Some(at) => rest.split_at(at),
-            None => (rest, "/"),
-        };
-        let with_port = if authority
-            .rsplit(':')
-            .next()
-            .is_some_and(|p| p.parse::<u16>().is_ok())
-            && !authority.ends_with(']')
-        {
-            authority.to_string()
-        } else {
-            format!("{authority}:80")
-        };
-        let addr = with_port
-            .to_socket_addrs()?
+        let parsed = url::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
+        if parsed.scheme() != "http" {
+            return Err(invalid("only http:// URLs are supported"));
+        }
+        let authority = &parsed[url::Position::BeforeHost..url::Position::AfterPort];
+        let path = &parsed[url::Position::BeforePath..url::Position::AfterQuery];
+        let addr = parsed
+            .socket_addrs(|| None)?
+            .into_iter()
             .next()
             .ok_or_else(|| invalid("the host has no address"))?;
         let mut head = format!("POST {path} HTTP/1.1\r\nHost: {authority}\r\n");
