@@ -48,6 +48,21 @@ async fn append(journal: &Journal, bodies: &[&str]) -> Vec<i64> {
         .unwrap()
 }
 
+/// A journal in a new directory holding `bodies`; the directory goes with the guard.
+async fn fresh(bodies: &[&str]) -> (tempfile::TempDir, Journal) {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path().join("j"), START, small(1 << 20)).unwrap();
+    append(&journal, bodies).await;
+    (dir, journal)
+}
+
+/// Commits `batch` in its turn, after which nothing is left to process.
+async fn commit_last(journal: &Journal, batch: Pending<'_>) {
+    assert!(batch.turn().await);
+    batch.commit();
+    assert_eq!(journal.depth(), 0);
+}
+
 fn segment_files(dir: &Path) -> Vec<u64> {
     segment::list(dir).unwrap()
 }
@@ -256,9 +271,7 @@ async fn another_process_counts_the_backlog_without_the_lock() {
 
 #[tokio::test]
 async fn batches_commit_in_the_order_they_were_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let journal = Journal::open(dir.path().join("j"), START, small(1 << 20)).unwrap();
-    append(&journal, &["a", "b", "c", "d"]).await;
+    let (_dir, journal) = fresh(&["a", "b", "c", "d"]).await;
     let first = journal.read(2).unwrap();
     let second = journal.read(2).unwrap();
     assert_eq!(
@@ -284,9 +297,7 @@ async fn batches_commit_in_the_order_they_were_read() {
 
 #[tokio::test]
 async fn a_failed_batch_takes_back_the_ones_read_after_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let journal = Journal::open(dir.path().join("j"), START, small(1 << 20)).unwrap();
-    append(&journal, &["a", "b", "c"]).await;
+    let (_dir, journal) = fresh(&["a", "b", "c"]).await;
     let first = journal.read(1).unwrap();
     let second = journal.read(2).unwrap();
     drop(first); // its transaction failed
@@ -295,16 +306,12 @@ async fn a_failed_batch_takes_back_the_ones_read_after_it() {
 
     let again = journal.read(10).unwrap();
     assert_eq!(bodies(&again), ["a", "b", "c"]);
-    assert!(again.turn().await);
-    again.commit();
-    assert_eq!(journal.depth(), 0);
+    commit_last(&journal, again).await;
 }
 
 #[tokio::test]
 async fn a_batch_failing_while_an_earlier_one_commits_does_not_stall_reading() {
-    let dir = tempfile::tempdir().unwrap();
-    let journal = Journal::open(dir.path().join("j"), START, small(1 << 20)).unwrap();
-    append(&journal, &["a", "b", "c", "d"]).await;
+    let (_dir, journal) = fresh(&["a", "b", "c", "d"]).await;
     let first = journal.read(2).unwrap();
     assert!(first.turn().await, "the first batch is committing");
     let second = journal.read(2).unwrap();
@@ -317,16 +324,12 @@ async fn a_batch_failing_while_an_earlier_one_commits_does_not_stall_reading() {
 
     let rest = journal.read(10).unwrap();
     assert_eq!(bodies(&rest), ["c", "d"], "nothing committed is read again");
-    assert!(rest.turn().await);
-    rest.commit();
-    assert_eq!(journal.depth(), 0);
+    commit_last(&journal, rest).await;
 }
 
 #[tokio::test]
 async fn resyncing_reads_on_from_the_position_given() {
-    let dir = tempfile::tempdir().unwrap();
-    let journal = Journal::open(dir.path().join("j"), START, small(1 << 20)).unwrap();
-    append(&journal, &["a", "b", "c"]).await;
+    let (_dir, journal) = fresh(&["a", "b", "c"]).await;
     let first = journal.read(1).unwrap();
     let to = first.to;
     drop(first);
@@ -334,9 +337,7 @@ async fn resyncing_reads_on_from_the_position_given() {
     journal.resync(to).unwrap();
     let rest = journal.read(10).unwrap();
     assert_eq!(bodies(&rest), ["b", "c"]);
-    assert!(rest.turn().await);
-    rest.commit();
-    assert_eq!(journal.depth(), 0);
+    commit_last(&journal, rest).await;
 }
 
 #[tokio::test]
