@@ -47,65 +47,120 @@ fn is_url(s: &str) -> bool {
     s.starts_with("http://") || s.starts_with("https://")
 }
 
-fn str_of<'a>(frame: &'a Value, key: &str) -> Option<&'a str> {
-    frame
-        .get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
+/// The fields of one frame that grouping reads, found in one pass over its keys rather
+/// than one map lookup per field and per comparison.
+#[derive(Default)]
+struct Frame<'a> {
+    abs_path: Option<&'a Value>,
+    package: Option<&'a Value>,
+    module: Option<&'a Value>,
+    filename: Option<&'a Value>,
+    function: Option<&'a Value>,
+    raw_function: Option<&'a Value>,
+    lineno: Option<&'a Value>,
+    colno: Option<&'a Value>,
+    platform: Option<&'a Value>,
+    context_line: Option<&'a Value>,
+    in_app: Option<&'a Value>,
 }
 
-fn frame_platform<'a>(frame: &'a Value, event_platform: &'a str) -> &'a str {
-    str_of(frame, "platform").unwrap_or(event_platform)
+impl<'a> Frame<'a> {
+    fn of(frame: &'a Value) -> Frame<'a> {
+        let mut out = Frame::default();
+        for (key, value) in frame.as_object().into_iter().flatten() {
+            let slot = match key.as_str() {
+                "abs_path" => &mut out.abs_path,
+                "package" => &mut out.package,
+                "module" => &mut out.module,
+                "filename" => &mut out.filename,
+                "function" => &mut out.function,
+                "raw_function" => &mut out.raw_function,
+                "lineno" => &mut out.lineno,
+                "colno" => &mut out.colno,
+                "platform" => &mut out.platform,
+                "context_line" => &mut out.context_line,
+                "in_app" => &mut out.in_app,
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        out
+    }
+
+    /// Recursion: the same code location as the frame before.
+    fn same_location(&self, other: &Frame<'_>) -> bool {
+        self.abs_path == other.abs_path
+            && self.package == other.package
+            && self.module == other.module
+            && self.filename == other.filename
+            && self.function == other.function
+            && self.lineno == other.lineno
+            && self.colno == other.colno
+    }
+
+    fn in_app(&self) -> bool {
+        self.in_app.and_then(Value::as_bool) == Some(true)
+    }
+
+    fn platform(&self, event_platform: &'a str) -> &'a str {
+        non_empty(self.platform).unwrap_or(event_platform)
+    }
 }
 
-/// Contributing values of a stacktrace, oldest frame first. Empty when nothing
-/// contributes. `app_only` selects the app variant (only `in_app: true` frames).
-pub(super) fn stack_values(
-    stacktrace: &Value,
-    event_platform: &str,
-    app_only: bool,
-) -> Vec<String> {
+/// A string field, when it is one and not empty.
+fn non_empty(value: Option<&Value>) -> Option<&str> {
+    value.and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// Contributing values of a stacktrace for both variants, oldest frame first.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct StackValues {
+    /// Every contributing frame.
+    pub system: Vec<String>,
+    /// Only `in_app: true` frames.
+    pub app: Vec<String>,
+}
+
+/// Contributing values of a stacktrace, oldest frame first, for the system and app
+/// variants in one pass: each frame's values are worked out once and go to both.
+/// A variant is empty when nothing contributes to it.
+pub(super) fn stack_values(stacktrace: &Value, event_platform: &str) -> StackValues {
+    let mut out = StackValues::default();
     let Some(frames) = stacktrace.get("frames").and_then(Value::as_array) else {
-        return Vec::new();
+        return out;
     };
     if let [only] = frames.as_slice() {
-        let platform = frame_platform(only, event_platform);
-        let at_url = str_of(only, "abs_path").is_some_and(is_url);
-        if is_js(platform) && str_of(only, "function").is_none() && at_url {
-            return Vec::new();
+        let only = Frame::of(only);
+        let at_url = non_empty(only.abs_path).is_some_and(is_url);
+        if is_js(only.platform(event_platform)) && non_empty(only.function).is_none() && at_url {
+            return out;
         }
     }
-    let mut out = Vec::new();
-    let mut previous: Option<&Value> = None;
+    let mut previous: Option<Frame<'_>> = None;
     for frame in frames {
-        let recursion = previous.is_some_and(|p| same_frame(p, frame));
-        previous = Some(frame);
+        let frame = Frame::of(frame);
+        let recursion = previous.as_ref().is_some_and(|p| p.same_location(&frame));
+        let frame = previous.insert(frame);
         if recursion {
             continue;
         }
-        if app_only && frame.get("in_app").and_then(Value::as_bool) != Some(true) {
+        let values = frame_values(frame, frame.platform(event_platform));
+        if values.is_empty() {
             continue;
         }
-        let values = frame_values(frame, frame_platform(frame, event_platform));
-        if !values.is_empty() {
-            out.push("frame".to_owned());
-            out.extend(values);
+        if frame.in_app() {
+            out.app.push("frame".to_owned());
+            out.app.extend(values.iter().cloned());
         }
+        out.system.push("frame".to_owned());
+        out.system.extend(values);
     }
     out
 }
 
-fn same_frame(a: &Value, b: &Value) -> bool {
-    [
-        "abs_path", "package", "module", "filename", "function", "lineno", "colno",
-    ]
-    .iter()
-    .all(|k| a.get(*k) == b.get(*k))
-}
-
-fn frame_values(frame: &Value, platform: &str) -> Vec<String> {
-    let abs_path = str_of(frame, "abs_path");
-    let function_raw = str_of(frame, "function");
+fn frame_values(frame: &Frame<'_>, platform: &str) -> Vec<String> {
+    let abs_path = non_empty(frame.abs_path);
+    let function_raw = non_empty(frame.function);
     if is_js(platform)
         && (function_raw == Some("eval")
             || abs_path.is_some_and(|p| {
@@ -118,31 +173,41 @@ fn frame_values(frame: &Value, platform: &str) -> Vec<String> {
         return Vec::new();
     }
     let mut out = Vec::new();
-    match str_of(frame, "module").and_then(|m| clean_module(m, platform, abs_path)) {
+    match non_empty(frame.module).and_then(|m| clean_module(m, platform, abs_path)) {
         Some(module) => out.push(format!("module:{module}")),
         None => {
-            if let Some(name) = str_of(frame, "filename").and_then(|f| filename_value(f, abs_path))
+            if let Some(name) = non_empty(frame.filename).and_then(|f| filename_value(f, abs_path))
             {
                 out.push(format!("filename:{name}"));
             }
         }
     }
     let function = if platform == "csharp" {
-        str_of(frame, "raw_function").or(function_raw)
+        non_empty(frame.raw_function).or(function_raw)
     } else {
-        function_raw.or_else(|| str_of(frame, "raw_function"))
+        function_raw.or_else(|| non_empty(frame.raw_function))
     };
     let function = function.and_then(|f| clean_function(f, platform));
     if let Some(f) = &function {
         out.push(format!("function:{f}"));
     }
     if CONTEXT_LINE_PLATFORMS.contains(&platform)
-        && let Some(line) = str_of(frame, "context_line")
+        && let Some(line) = non_empty(frame.context_line)
     {
-        let collapsed = line.split_whitespace().collect::<Vec<_>>().join(" ");
+        // Whitespace runs collapse to one space, written straight after the prefix.
+        const PREFIX: &str = "context:";
+        let mut value = String::with_capacity(PREFIX.len() + line.len());
+        value.push_str(PREFIX);
+        for word in line.split_whitespace() {
+            if value.len() > PREFIX.len() {
+                value.push(' ');
+            }
+            value.push_str(word);
+        }
+        let collapsed = value.len() - PREFIX.len();
         let js_url_no_fn = is_js(platform) && function.is_none() && abs_path.is_some_and(is_url);
-        if !collapsed.is_empty() && collapsed.len() <= MAX_CONTEXT_LINE && !js_url_no_fn {
-            out.push(format!("context:{collapsed}"));
+        if collapsed > 0 && collapsed <= MAX_CONTEXT_LINE && !js_url_no_fn {
+            out.push(value);
         }
     }
     out
@@ -309,7 +374,7 @@ mod tests {
         let py = json!({"module": "__main__", "filename": "main.py", "function": "checkout", "lineno": 3,
                         "context_line": "    return total /   discount"});
         assert_eq!(
-            frame_values(&py, "python"),
+            frame_values(&Frame::of(&py), "python"),
             vec![
                 "module:__main__",
                 "function:checkout",
@@ -318,16 +383,16 @@ mod tests {
         );
         let bundle = json!({"filename": "app.js", "abs_path": "https://x.io/app.js", "function": "a.b", "context_line": "x"});
         assert_eq!(
-            frame_values(&bundle, "javascript"),
+            frame_values(&Frame::of(&bundle), "javascript"),
             vec!["function:b", "context:x"]
         );
         let native = json!({"filename": "Rt.rs", "function": "main", "context_line": "x"});
         assert_eq!(
-            frame_values(&native, "native"),
+            frame_values(&Frame::of(&native), "native"),
             vec!["filename:rt.rs", "function:main"]
         );
         let eval = json!({"function": "eval", "filename": "x.js"});
-        assert!(frame_values(&eval, "javascript").is_empty());
+        assert!(frame_values(&Frame::of(&eval), "javascript").is_empty());
     }
 
     #[test]
@@ -335,8 +400,9 @@ mod tests {
         let f = json!({"module": "m", "function": "f", "lineno": 1, "in_app": true});
         let g = json!({"module": "m", "function": "g", "lineno": 2});
         let st = json!({"frames": [f.clone(), f.clone(), g]});
+        let values = stack_values(&st, "python");
         assert_eq!(
-            stack_values(&st, "python", false),
+            values.system,
             vec![
                 "frame",
                 "module:m",
@@ -346,9 +412,6 @@ mod tests {
                 "function:g"
             ]
         );
-        assert_eq!(
-            stack_values(&st, "python", true),
-            vec!["frame", "module:m", "function:f"]
-        );
+        assert_eq!(values.app, vec!["frame", "module:m", "function:f"]);
     }
 }

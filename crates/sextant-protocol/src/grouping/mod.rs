@@ -58,63 +58,74 @@ pub(crate) fn hash<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
 
 /// Contributing values of one source for one variant, plus whether a frame contributed
 /// (the app variant only counts when one did).
+#[derive(Default)]
 struct Variant {
     values: Vec<String>,
     frames_contribute: bool,
 }
 
-fn exception_chain(exceptions: &[Value], platform: &str, app_only: bool) -> Variant {
-    let mut values = Vec::new();
-    let mut frames_contribute = false;
-    for exc in exceptions {
-        let stack = exc
-            .get("stacktrace")
-            .map(|st| frames::stack_values(st, platform, app_only))
-            .unwrap_or_default();
+impl Variant {
+    /// Appends one exception's component: its frames, then its type, then its value when
+    /// no frame contributed.
+    fn push_exception(&mut self, stack: Vec<String>, ty: Option<&str>, value: Option<&str>) {
         let stack_contributes = !stack.is_empty();
-        frames_contribute |= stack_contributes;
+        self.frames_contribute |= stack_contributes;
         let mut component = stack;
-        let synthetic =
-            path(exc, &["mechanism", "synthetic"]).and_then(Value::as_bool) == Some(true);
-        if !synthetic && let Some(ty) = exc.get("type").and_then(Value::as_str) {
+        if let Some(ty) = ty {
             component.push(format!("type:{ty}"));
         }
-        if !stack_contributes && let Some(value) = exc.get("value").and_then(Value::as_str) {
+        if !stack_contributes && let Some(value) = value {
             component.push(format!("value:{}", normalize_message(value)));
         }
         if !component.is_empty() {
-            values.push("exception".to_owned());
-            values.extend(component);
+            self.values.push("exception".to_owned());
+            self.values.extend(component);
         }
-    }
-    Variant {
-        values,
-        frames_contribute,
     }
 }
 
-fn stack_variant(stacktrace: &Value, platform: &str, app_only: bool) -> Variant {
-    let values = frames::stack_values(stacktrace, platform, app_only);
-    Variant {
+/// The (system, app) variants of an exception chain.
+fn exception_chain(exceptions: &[Value], platform: &str) -> (Variant, Variant) {
+    let (mut system, mut app) = (Variant::default(), Variant::default());
+    for exc in exceptions {
+        let stack = exc
+            .get("stacktrace")
+            .map(|st| frames::stack_values(st, platform))
+            .unwrap_or_default();
+        let synthetic =
+            path(exc, &["mechanism", "synthetic"]).and_then(Value::as_bool) == Some(true);
+        let ty = exc
+            .get("type")
+            .and_then(Value::as_str)
+            .filter(|_| !synthetic);
+        let value = exc.get("value").and_then(Value::as_str);
+        system.push_exception(stack.system, ty, value);
+        app.push_exception(stack.app, ty, value);
+    }
+    (system, app)
+}
+
+/// The (system, app) variants of a bare stacktrace.
+fn stack_variants(stacktrace: &Value, platform: &str) -> (Variant, Variant) {
+    let values = frames::stack_values(stacktrace, platform);
+    let variant = |values: Vec<String>| Variant {
         frames_contribute: !values.is_empty(),
         values,
-    }
+    };
+    (variant(values.system), variant(values.app))
 }
 
 /// App hash first when in-app frames contribute, then the system hash. Both variants use
 /// the same prefix so an all-in-app stack yields one hash (as Sentry dedupes variants).
 fn variant_hashes(source: &str, app: Variant, system: Variant) -> Vec<String> {
-    let mut out = Vec::new();
-    if app.frames_contribute {
-        out.push(hash(
-            std::iter::once(source).chain(app.values.iter().map(String::as_str)),
-        ));
+    let digest =
+        |values: &[String]| hash(std::iter::once(source).chain(values.iter().map(String::as_str)));
+    let system_hash = digest(&system.values);
+    // An all-in-app stack gives the same values twice: hashing them once is enough.
+    if !app.frames_contribute || app.values == system.values {
+        return vec![system_hash];
     }
-    let system_hash = hash(std::iter::once(source).chain(system.values.iter().map(String::as_str)));
-    if !out.contains(&system_hash) {
-        out.push(system_hash);
-    }
-    out
+    vec![digest(&app.values), system_hash]
 }
 
 /// Sentry's default grouping: first contributing source wins.
@@ -122,22 +133,21 @@ pub(crate) fn default_hashes(event: &Event) -> Vec<String> {
     let platform = event.platform();
     let exceptions = event.exceptions();
     if !exceptions.is_empty() {
-        let system = exception_chain(exceptions, platform, false);
+        let (system, app) = exception_chain(exceptions, platform);
         if !system.values.is_empty() {
-            let app = exception_chain(exceptions, platform, true);
             return variant_hashes("exception", app, system);
         }
     }
     if let Some(stack) = single_thread_stack(event) {
-        let system = stack_variant(stack, platform, false);
+        let (system, app) = stack_variants(stack, platform);
         if system.frames_contribute {
-            return variant_hashes("threads", stack_variant(stack, platform, true), system);
+            return variant_hashes("threads", app, system);
         }
     }
     if let Some(stack) = event.get("stacktrace") {
-        let system = stack_variant(stack, platform, false);
+        let (system, app) = stack_variants(stack, platform);
         if system.frames_contribute {
-            return variant_hashes("stacktrace", stack_variant(stack, platform, true), system);
+            return variant_hashes("stacktrace", app, system);
         }
     }
     if let Some(text) = grouping_message(event) {
