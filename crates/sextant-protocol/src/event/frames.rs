@@ -42,50 +42,22 @@ pub(super) fn normalize_stacktrace(value: Value) -> Option<Value> {
 }
 
 fn normalize_frame(mut frame: Map<String, Value>) -> Map<String, Value> {
-    frame.retain(|_, v| !v.is_null());
-    // Fields are usually already well-typed: check in place, rewrite only when needed.
-    for key in ["lineno", "colno"] {
-        let number = match frame.get(key) {
-            None => continue,
-            Some(v) if v.is_u64() => continue,
-            Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
-            Some(_) => None,
-        };
-        match number {
-            Some(n) => frame.insert(key.into(), n.into()),
-            None => frame.remove(key),
-        };
-    }
-    for key in [
-        "function",
-        "raw_function",
-        "module",
-        "package",
-        "filename",
-        "abs_path",
-        "symbol",
-    ] {
-        match frame.get_mut(key) {
-            None => {}
-            Some(Value::String(s)) if !s.is_empty() => {
-                trim_string(s, MAX_PATH);
-            }
-            Some(v @ (Value::Number(_) | Value::Bool(_))) => {
-                *v = Value::String(scalar_to_string(v).unwrap_or_default());
-            }
-            Some(_) => {
-                frame.remove(key);
-            }
+    // One pass over the frame's own keys: fields are usually already well-typed, so each
+    // is checked in place and rewritten only when needed.
+    frame.retain(|key, value| match key.as_str() {
+        "lineno" | "colno" => coerce_line_number(value),
+        "function" | "raw_function" | "module" | "package" | "filename" | "abs_path" | "symbol" => {
+            coerce_path(value)
         }
-    }
-    if frame.get("context_line").is_some_and(|c| !c.is_string()) {
-        frame.remove("context_line");
-    }
-    for key in ["pre_context", "post_context"] {
-        if frame.get(key).is_some_and(|c| !c.is_array()) {
-            frame.remove(key);
+        "context_line" => value.is_string(),
+        "pre_context" | "post_context" => value.is_array(),
+        "vars" if value.is_object() || value.is_array() => {
+            trim_databag(value, BagSize::VARS);
+            true
         }
-    }
+        "vars" => false,
+        _ => !value.is_null(),
+    });
     match frame.get("in_app") {
         Some(Value::Bool(_)) if !is_runtime_function(&frame) => {}
         _ => {
@@ -95,14 +67,40 @@ fn normalize_frame(mut frame: Map<String, Value>) -> Map<String, Value> {
             }
         }
     }
-    if let Some(vars) = frame.get_mut("vars") {
-        if vars.is_object() || vars.is_array() {
-            trim_databag(vars, BagSize::VARS);
-        } else {
-            frame.remove("vars");
-        }
-    }
     frame
+}
+
+/// A line or column number as an unsigned integer; `false` when it cannot be one.
+fn coerce_line_number(value: &mut Value) -> bool {
+    if value.is_u64() {
+        return true;
+    }
+    let number = match value {
+        Value::String(s) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    match number {
+        Some(n) => {
+            *value = n.into();
+            true
+        }
+        None => false,
+    }
+}
+
+/// A name or path as a non-empty string, cut to [`MAX_PATH`]; `false` when it cannot be one.
+fn coerce_path(value: &mut Value) -> bool {
+    match value {
+        Value::String(s) if !s.is_empty() => {
+            trim_string(s, MAX_PATH);
+            true
+        }
+        Value::Number(_) | Value::Bool(_) => {
+            *value = Value::String(scalar_to_string(value).unwrap_or_default());
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Out-of-app path conventions. These markers are unambiguous across platforms, so they
