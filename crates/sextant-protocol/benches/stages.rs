@@ -75,6 +75,16 @@ fn normalize(bencher: Bencher, name: &str) {
         .bench(|| normalize_event(black_box(&data), &ctx).expect("payload normalizes"));
 }
 
+/// What ingest does per event item before acknowledging it: a JSON syntax check, so a
+/// broken event is refused with a 400 instead of being lost in processing.
+#[divan::bench(args = EVENTS)]
+fn json_syntax_check(bencher: Bencher, name: &str) {
+    let data = payload(name);
+    bencher.counter(BytesCount::of_slice(&data)).bench(|| {
+        serde_json::from_slice::<serde::de::IgnoredAny>(black_box(&data)).expect("valid JSON")
+    });
+}
+
 /// What processing does per event: normalization of only the parts the stored columns
 /// and grouping read (the full one happens when the event is read).
 #[divan::bench(args = EVENTS)]

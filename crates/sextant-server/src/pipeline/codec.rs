@@ -15,6 +15,8 @@ const PAYLOAD_LEVEL: i32 = 3;
 const MIN_PACKED: usize = 512;
 /// Above any body ingest accepts; a frame claiming more is decoded as a stream.
 const MAX_UNPACKED: u64 = 1 << 30;
+/// The largest block a zstd frame may hold.
+const MAX_RAW_BLOCK: usize = 128 << 10;
 /// Every zstd frame starts with this; an envelope never does (it starts with JSON).
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
@@ -66,13 +68,31 @@ pub fn pack_envelope(body: &[u8], payloads: &[Range<usize>]) -> Vec<u8> {
     cuts.dedup();
     let mut packed = Vec::with_capacity(body.len() / 4);
     for segment in cuts.windows(2) {
-        packed.extend(compress_with(
-            &INBOX,
-            INBOX_LEVEL,
-            &body[segment[0]..segment[1]],
-        ));
+        let bytes = &body[segment[0]..segment[1]];
+        if bytes.len() < MIN_PACKED {
+            stored_frame(bytes, &mut packed);
+        } else {
+            packed.extend(compress_with(&INBOX, INBOX_LEVEL, bytes));
+        }
     }
     packed
+}
+
+/// Appends a zstd frame that holds `bytes` as they are, in one raw block. The headers
+/// and separators between large payloads are a few hundred bytes that compress poorly,
+/// and a compressor call costs microseconds whatever its input (the context is reset for
+/// each frame), so these frames are written without one.
+fn stored_frame(bytes: &[u8], out: &mut Vec<u8>) {
+    debug_assert!(bytes.len() < MAX_RAW_BLOCK);
+    out.extend_from_slice(&ZSTD_MAGIC);
+    // Frame header descriptor: a 4-byte content size, a single segment (so no window
+    // descriptor), no checksum, no dictionary.
+    out.push(0b1010_0000);
+    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    // Block header, 3 bytes little-endian: size << 3 | raw block (0) << 1 | last block.
+    let block = (bytes.len() as u32) << 3 | 1;
+    out.extend_from_slice(&block.to_le_bytes()[..3]);
+    out.extend_from_slice(bytes);
 }
 
 /// An inbox body as processing sees it.
@@ -209,6 +229,20 @@ mod tests {
             unpacked.frame(&items[1].payload).is_none(),
             "small payloads share the frame between large ones"
         );
+    }
+
+    #[test]
+    fn stored_frames_decode_with_the_standard_decoder() {
+        for len in [0, 1, 255, 256, MIN_PACKED - 1] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            let mut frame = Vec::new();
+            stored_frame(&bytes, &mut frame);
+            assert_eq!(zstd::decode_all(&frame[..]).unwrap(), bytes, "{len} bytes");
+            assert_eq!(
+                zstd::zstd_safe::get_frame_content_size(&frame).ok(),
+                Some(Some(len as u64))
+            );
+        }
     }
 
     #[test]
