@@ -39,6 +39,13 @@ if [[ ${#BINS[@]} -lt 2 ]]; then
   exit 64
 fi
 
+if [[ -n "$POSTGRES" ]]; then
+  PG_ADMIN="${POSTGRES%/*}/postgres"
+  PG_NAME=${POSTGRES##*/}
+  # The server's own answer, so any version or cluster layout works.
+  PG_PID=$(head -1 "$(psql -At "$PG_ADMIN" -c 'SHOW data_directory')/postmaster.pid")
+fi
+
 OUT=$(mktemp -d /tmp/sextant-compare.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
 printf '%-5s %-40s %8s %8s %9s %11s %8s %8s %8s\n' round binary e2e/s acc/s "cpu ms" "client ms" "p99 ms" "rss MiB" "pss MiB"
@@ -49,11 +56,9 @@ for round in $(seq "$ROUNDS"); do
     args=(--sextant "$bin" --events "$EVENTS" --concurrency "$CONCURRENCY" --out "$result")
     extra=(--visibility-poll-ms 1)
     if [[ -n "$POSTGRES" ]]; then
-      base=${POSTGRES%/*}
-      name=${POSTGRES##*/}
-      psql -q "$base/postgres" -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name"
+      psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $PG_NAME" -c "CREATE DATABASE $PG_NAME"
       args+=(--postgres "$POSTGRES")
-      extra+=(--server-pid "$(head -1 /var/lib/postgresql/*/main/postmaster.pid)" --server-pid-tree)
+      extra+=(--server-pid "$PG_PID" --server-pid-tree)
     fi
     "$ROOT/bench/run-sextant.sh" "${args[@]}" -- "${extra[@]}" >"$OUT/$round-$i.log" 2>&1 || {
       echo "run $round of $bin failed:" >&2; tail -20 "$OUT/$round-$i.log" >&2; exit 1; }
