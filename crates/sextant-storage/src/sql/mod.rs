@@ -305,6 +305,9 @@ impl Args {
 pub(crate) const ID_CHUNK: usize = 500;
 
 #[cfg(test)]
+mod upgrade_tests;
+
+#[cfg(test)]
 mod tests {
     use sqlx::Row;
 
