@@ -265,20 +265,38 @@ async fn bump_issues(
     Ok(())
 }
 
+struct TagCount {
+    times: i64,
+    first: Millis,
+    last: Millis,
+    /// Index in the batch of the last event counted.
+    counted_by: usize,
+}
+
 /// One count per distinct (key, value) of each event, summed per issue before writing.
 async fn count_tags(conn: &mut impl Exec, fresh: &[Fresh<'_>]) -> Result<()> {
     // Sorted keys keep the upserts in one order, so PostgreSQL nodes can't deadlock here.
-    let mut counts: BTreeMap<(i64, &str, &str), (i64, Millis, Millis)> = BTreeMap::new();
-    for f in fresh {
+    // Each entry remembers the last event that counted it, so a pair an event names twice
+    // counts once without a set per event.
+    let mut counts: BTreeMap<(i64, &str, &str), TagCount> = BTreeMap::new();
+    for (event, f) in fresh.iter().enumerate() {
         let ts = f.event.timestamp;
-        let mut seen = std::collections::HashSet::new();
-        for (key, value) in f.event.tags.iter().filter(|t| seen.insert(*t)) {
+        for (key, value) in &f.event.tags {
             let entry = counts
                 .entry((f.issue_id, key.as_str(), value.as_str()))
-                .or_insert((0, ts, ts));
-            entry.0 += 1;
-            entry.1 = entry.1.min(ts);
-            entry.2 = entry.2.max(ts);
+                .or_insert(TagCount {
+                    times: 0,
+                    first: ts,
+                    last: ts,
+                    counted_by: usize::MAX,
+                });
+            if entry.counted_by == event {
+                continue;
+            }
+            entry.counted_by = event;
+            entry.times += 1;
+            entry.first = entry.first.min(ts);
+            entry.last = entry.last.max(ts);
         }
     }
     let rows: Vec<_> = counts.into_iter().collect();
@@ -295,14 +313,14 @@ async fn count_tags(conn: &mut impl Exec, fresh: &[Fresh<'_>]) -> Result<()> {
             value_rows(1, chunk.len(), 6)
         );
         let mut args = Vec::with_capacity(chunk.len() * 6);
-        for ((issue_id, key, value), (n, first, last)) in chunk {
+        for ((issue_id, key, value), count) in chunk {
             args.extend([
                 Val::Int(*issue_id),
                 Val::Text(key),
                 Val::Text(value),
-                Val::Int(*n),
-                Val::Int(*first),
-                Val::Int(*last),
+                Val::Int(count.times),
+                Val::Int(count.first),
+                Val::Int(count.last),
             ]);
         }
         conn.execute(&sql, &args).await?;
