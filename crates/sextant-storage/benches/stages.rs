@@ -16,9 +16,9 @@ fn main() {
     divan::main();
 }
 
-/// Distinct issues the events spread over (each issue is updated once per batch after
-/// the first round, the steady state of a busy project).
-const ISSUES: u64 = 10;
+/// Distinct issues the events spread over, as many as `sextant bench` has templates (after
+/// the first round each batch updates issues, the steady state of a busy project).
+const ISSUES: u64 = 50;
 /// Size of one inbox body: the envelope of a 23 KiB Django event.
 const BODY_BYTES: usize = 24 * 1024;
 /// Size of one stored payload: that event's normalized JSON after zstd level 3.
@@ -125,20 +125,46 @@ fn filler(len: usize) -> Vec<u8> {
 
 fn new_event(project_id: i64, seq: u64, received_at: i64) -> NewEvent {
     let issue = seq % ISSUES;
+    // The tags `sextant bench` events end up with: 20 that repeat within an issue and
+    // four that are new with every event (the user and the URL carry ids).
+    let server = format!("web-{}.shop.internal", seq % 4);
+    let user = format!("id:{seq}");
     let tags = [
-        ("level", "error"),
+        ("browser", "Chrome 131.0.0"),
+        ("browser.name", "Chrome"),
+        ("celery.queue", "default"),
+        ("customer.tier", "enterprise"),
+        ("domain", "shop.example.com"),
         ("environment", "production"),
-        ("release", "shop@4.18.2"),
-        ("server_name", "web-3.shop.internal"),
-        ("runtime", "CPython 3.11.7"),
+        ("feature.checkout_v2", "on"),
+        ("handled", "no"),
+        ("level", "error"),
+        ("logger", "django.request"),
+        ("mechanism", "django"),
         ("os", "Linux 6.1.0"),
-        ("component", "refunds"),
+        ("os.name", "Linux"),
         ("region", "eu-west-1"),
+        ("release", "shop@4.18.2"),
+        ("runtime", "CPython 3.11.7"),
+        ("runtime.name", "CPython"),
+        ("tenant", "acme"),
         ("transaction", "/api/orders/{pk}/refund/"),
+        ("server_name", server.as_str()),
+        ("user", user.as_str()),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .chain([("user".to_owned(), format!("id:{}", seq % 500))])
+    .chain([
+        ("user.id".to_owned(), seq.to_string()),
+        (
+            "user.email".to_owned(),
+            format!("customer{seq}@example.com"),
+        ),
+        (
+            "url".to_owned(),
+            format!("https://shop.example.com/api/orders/{seq}/refund/"),
+        ),
+    ])
     .collect();
     NewEvent {
         project_id,
@@ -160,7 +186,7 @@ fn new_event(project_id: i64, seq: u64, received_at: i64) -> NewEvent {
             "function": "handle_step_19",
         }),
         tags,
-        user_key: Some(format!("id:{}", seq % 500)),
+        user_key: Some(user),
         trace_id: Some(format!("{:032x}", seq.wrapping_mul(0x9E37_79B9))),
         unhandled: true,
         grouping_config: "sextant:2026-11".into(),
