@@ -105,10 +105,11 @@ impl Event {
                     .collect()
             })
             .unwrap_or_default();
-        let mut seen: HashSet<String> = out.iter().map(|(k, _)| k.clone()).collect();
+        // A few dozen tags at most: a scan of the keys so far costs less than hashing
+        // each key into a set.
         let mut add = |k: &str, v: Option<String>| {
             if let Some(mut v) = v.filter(|v| !v.is_empty())
-                && seen.insert(k.to_owned())
+                && !out.iter().any(|(key, _)| key == k)
             {
                 trim_string(&mut v, MAX_TAG_LEN);
                 out.push((k.to_owned(), v));
