@@ -105,8 +105,8 @@ impl Event {
                     .collect()
             })
             .unwrap_or_default();
-        // A few dozen tags at most: a scan of the keys so far costs less than hashing
-        // each key into a set.
+        // About fifteen derived tags: a scan of the keys so far for each costs less than
+        // hashing every key into a set.
         let mut add = |k: &str, v: Option<String>| {
             if let Some(mut v) = v.filter(|v| !v.is_empty())
                 && !out.iter().any(|(key, _)| key == k)
