@@ -25,8 +25,8 @@ pub use envelope::{
     parse_envelope, parse_envelope_spans,
 };
 pub use event::{
-    Event, EventError, NormalizeContext, normalize_event, normalize_event_for_index,
-    normalize_event_item,
+    Event, EventError, NormalizeContext, check_event_json, normalize_event,
+    normalize_event_for_index, normalize_event_item,
 };
 pub use grouping::{GROUPING_CONFIG, Grouping, IssueMetadata, group, issue_metadata};
 pub use pipeline::{ProcessedEvent, process_event};

@@ -92,6 +92,13 @@ pub fn normalize_event_item(
     normalize_with_type(payload, ctx, forced)
 }
 
+/// The check an event payload passes before ingest acknowledges it: well-formed JSON,
+/// parsed into nothing, so a broken payload is refused with a 400 rather than accepted
+/// and then discarded by processing.
+pub fn check_event_json(payload: &[u8]) -> Result<(), serde_json::Error> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(payload).map(|_| ())
+}
+
 /// [`normalize_event`] of only the parts an event's index fields derive from: every
 /// accessor and [`crate::group`] / [`crate::issue_metadata`] give the same answers as on
 /// the fully normalized event, but breadcrumbs, `extra`, frame locals and context lines

@@ -155,11 +155,9 @@ fn check_items(body: &[u8], items: &[ItemSpan], limits: &Limits) -> Result<(), I
             sessions += 1;
         }
         if is_event_json(item_type) {
-            serde_json::from_slice::<serde::de::IgnoredAny>(payload).map_err(|e| {
-                IngestError::InvalidJson {
-                    item_type: item_type.as_str().to_string(),
-                    reason: e.to_string(),
-                }
+            sextant_protocol::check_event_json(payload).map_err(|e| IngestError::InvalidJson {
+                item_type: item_type.as_str().to_string(),
+                reason: e.to_string(),
             })?;
         }
     }
