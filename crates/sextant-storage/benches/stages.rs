@@ -150,11 +150,11 @@ fn new_event(project_id: i64, seq: u64, received_at: i64) -> NewEvent {
         ("tenant", "acme"),
         ("transaction", "/api/orders/{pk}/refund/"),
         ("server_name", server.as_str()),
-        ("user", user.as_str()),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .chain([
+        ("user".to_owned(), user.clone()),
         ("user.id".to_owned(), seq.to_string()),
         (
             "user.email".to_owned(),
