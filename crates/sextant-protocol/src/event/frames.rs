@@ -115,14 +115,23 @@ fn is_library_path(frame: &Map<String, Value>) -> bool {
         } else {
             std::borrow::Cow::Borrowed(p)
         };
-        p.contains("/site-packages/")
-            || p.contains("/dist-packages/")
-            || p.contains("/node_modules/")
-            || p.starts_with("node:")
-            || p.starts_with("/rustc/")
-            || p.contains("/.cargo/registry/")
-            || p.contains("/cargo/registry/")
+        p.starts_with("node:") || p.starts_with("/rustc/") || has_library_dir(&p)
     })
+}
+
+/// Whether a path has one of the directories that hold installed packages. One pass over
+/// its slashes: this runs for every frame, and a substring search per directory name
+/// costs several times more.
+fn has_library_dir(path: &str) -> bool {
+    const DIRS: [&str; 5] = [
+        "site-packages/",
+        "dist-packages/",
+        "node_modules/",
+        ".cargo/registry/",
+        "cargo/registry/",
+    ];
+    path.match_indices('/')
+        .any(|(at, _)| DIRS.iter().any(|dir| path[at + 1..].starts_with(dir)))
 }
 
 /// Native runtime and SDK frames that the Rust SDK flags `in_app: true` although they are
@@ -148,8 +157,14 @@ fn is_runtime_function(frame: &Map<String, Value>) -> bool {
     let bare = function.trim_start_matches(['<', '&']);
     let bare = bare.strip_prefix("dyn ").unwrap_or(bare);
     let bare = bare.strip_prefix("mut ").unwrap_or(bare);
-    match bare.split_once("::") {
-        Some((krate, _)) => CRATES.contains(&krate) || krate.starts_with("sentry_"),
+    // The first `::` found byte by byte: `split_once("::")` sets up a substring searcher
+    // on every call, which cost more than the rest of a frame's normalization.
+    let bytes = bare.as_bytes();
+    match bytes.windows(2).position(|pair| pair == b"::") {
+        Some(end) => {
+            let krate = &bare[..end];
+            CRATES.contains(&krate) || krate.starts_with("sentry_")
+        }
         None => false,
     }
 }
@@ -215,6 +230,30 @@ mod tests {
                 None
             ]
         );
+    }
+
+    #[test]
+    fn library_directories_anywhere_in_the_path() {
+        for path in [
+            "/venv/lib/python3.11/site-packages/x.py",
+            "/usr/lib/python3/dist-packages/apt/x.py",
+            "/app/node_modules/express/index.js",
+            "/home/me/.cargo/registry/src/index/tokio-1.0/src/lib.rs",
+            "/cargo/registry/src/x.rs",
+            "C:/Python311/Lib/site-packages/x.py",
+        ] {
+            assert!(has_library_dir(path), "{path}");
+        }
+        for path in [
+            "site-packages/x.py",
+            "/app/site-packages.py",
+            "/app/my_node_modules/x.js",
+            "/app/registry/cargo/x.rs",
+            "/",
+            "",
+        ] {
+            assert!(!has_library_dir(path), "{path}");
+        }
     }
 
     #[test]

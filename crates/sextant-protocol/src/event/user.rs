@@ -103,17 +103,19 @@ fn normalize_request(data: &mut Map<String, Value>, ctx: &NormalizeContext) -> O
 
 /// `User-Agent` → `User-Agent`, `x-forwarded-for` → `X-Forwarded-For`.
 fn header_name(name: &str) -> String {
-    name.trim()
-        .split('-')
-        .map(|part| {
-            let mut chars = part.chars();
-            match chars.next() {
-                Some(first) => first.to_uppercase().chain(chars).collect(),
-                None => String::new(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("-")
+    let name = name.trim();
+    let mut out = String::with_capacity(name.len());
+    for (i, part) in name.split('-').enumerate() {
+        if i > 0 {
+            out.push('-');
+        }
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            out.extend(first.to_uppercase());
+            out.push_str(chars.as_str());
+        }
+    }
+    out
 }
 
 /// Headers as a list of `[name, value]` pairs from an object, pair list or raw string.
@@ -205,6 +207,20 @@ mod tests {
         let d = run(env, "python");
         assert_eq!(d["request"]["env"]["REMOTE_ADDR"], "203.0.113.7");
         assert_eq!(d["user"]["ip_address"], "203.0.113.7");
+    }
+
+    #[test]
+    fn header_names_are_capitalized_per_word() {
+        for (raw, want) in [
+            ("user-agent", "User-Agent"),
+            (" x-forwarded-for ", "X-Forwarded-For"),
+            ("ACCEPT", "ACCEPT"),
+            ("x--y-", "X--Y-"),
+            ("ärger-ß", "Ärger-SS"),
+            ("", ""),
+        ] {
+            assert_eq!(header_name(raw), want, "{raw:?}");
+        }
     }
 
     #[test]
