@@ -191,3 +191,19 @@ fn metadata_shapes() {
     ));
     assert_eq!(csp.title, "Blocked 'script-src' from 'evil.com'");
 }
+
+/// Stored issues are found again by these digests, so the bytes hashed must never change.
+#[test]
+fn hash_input_is_the_parts_joined_by_nul() {
+    assert_eq!(hash(["ab", "c"]), "cf1aa1426d75f0e4c1a49da3b28808ef");
+    assert_eq!(hash(["a", "bc"]), "a5f5d1ebd362d6639389a7e1fede534d");
+    assert_eq!(
+        hash(std::iter::empty::<&str>()),
+        "d41d8cd98f00b204e9800998ecf8427e"
+    );
+    let long = "x".repeat(100);
+    assert_eq!(
+        hash(["exception", &long, "é"]),
+        "6869b3718fa040ba12cac6f4807244f7"
+    );
+}
