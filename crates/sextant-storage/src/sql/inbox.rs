@@ -2,12 +2,15 @@
 //! processing exactly-once. An SQLite file store queues in its journal (`journal/`); the
 //! other stores in their `inbox` table.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use rusqlite::Connection;
 use sqlx::Row;
 
 use super::exec::{Exec, LiteConn, Positional, Val, run_ready};
+use super::ingest_write::{FlushClock, TagCounts, flush_tag_counts};
 use super::journal::{self, Journal, Position};
 use super::lite::{self, Lite};
 use super::rows::{self, INBOX_COLUMNS};
@@ -80,6 +83,13 @@ impl SqlStore {
                 let cursor = lite
                     .write(|conn| lite::transaction(conn, read_cursor))
                     .await?;
+                // Counts an earlier run deferred and could not flush before it stopped.
+                lite.write(|conn| {
+                    lite::unsynced_transaction(conn, |conn| {
+                        run_ready(flush_tag_counts(&mut LiteConn(conn)))
+                    })
+                })
+                .await?;
                 tokio::task::spawn_blocking(move || Journal::open_locked(lock, cursor, options))
                     .await
                     .map_err(|e| StoreError::Backend(format!("opening the journal: {e}")))?
@@ -133,7 +143,19 @@ impl SqlStore {
                 self.legacy_inbox.store(false, Ordering::Relaxed);
             }
         }
-        process_journal(lite, journal, limit, process).await
+        process_journal(lite, journal, &self.tag_flush, limit, process).await
+    }
+
+    /// Writes the tag value counts that batches of this process deferred, so that a read
+    /// of them sees every processed event.
+    pub(super) async fn settle_tag_counts(&self) -> Result<()> {
+        let Some(lite) = &self.lite else {
+            return Ok(());
+        };
+        if !self.tag_flush.waiting() {
+            return Ok(());
+        }
+        flush_deferred(lite, &self.tag_flush).await
     }
 
     /// Claims, processes and writes in one transaction. PostgreSQL nodes share the inbox:
@@ -216,11 +238,16 @@ impl SqlStore {
 async fn process_journal(
     lite: &Lite,
     journal: &Journal,
+    clock: &Arc<FlushClock>,
     limit: u32,
     process: &ProcessFn<'_>,
 ) -> Result<ProcessReport> {
     let mut pending = journal.read(limit as usize)?;
     if pending.is_empty() {
+        // Idle: counts deferred by the last batches should not wait for the next ones.
+        if clock.due(Instant::now()) {
+            flush_deferred(lite, clock).await?;
+        }
         return Ok(ProcessReport::default());
     }
     let rows = std::mem::take(&mut pending.rows);
@@ -241,21 +268,33 @@ async fn process_journal(
     // their own: a lost tail loses the events together with the position that says they
     // were consumed, and the records are simply processed again.
     let frees = journal.frees_segments(&to);
+    let clock = Arc::clone(clock);
     let written = lite
         .write(move |conn| {
+            // Decided and noted on the writer thread, in the order the batches commit.
+            let flush = clock.due(Instant::now());
             let body = |conn: &mut Connection| {
                 advance_cursor(conn, &from, &to)?;
-                run_ready(ingest_write::write_batch(
+                let events = run_ready(ingest_write::write_batch(
                     &mut LiteConn(conn),
                     Backend::Sqlite,
                     &batch,
-                ))
+                    TagCounts::Deferred,
+                ))?;
+                if flush {
+                    run_ready(flush_tag_counts(&mut LiteConn(conn)))?;
+                }
+                Ok(events)
             };
-            if frees {
+            let written = if frees {
                 lite::transaction(conn, body)
             } else {
                 lite::unsynced_transaction(conn, body)
+            };
+            if written.is_ok() {
+                clock.committed(flush, Instant::now());
             }
+            written
         })
         .await;
     let events = match written {
@@ -280,6 +319,19 @@ async fn process_journal(
         rows: count,
         events,
     })
+}
+
+/// Flushes deferred tag counts in a transaction of their own.
+async fn flush_deferred(lite: &Lite, clock: &Arc<FlushClock>) -> Result<()> {
+    let clock = Arc::clone(clock);
+    lite.write(move |conn| {
+        lite::unsynced_transaction(conn, |conn| {
+            run_ready(flush_tag_counts(&mut LiteConn(conn)))
+        })?;
+        clock.committed(true, Instant::now());
+        Ok(())
+    })
+    .await
 }
 
 /// The consumed position the main file holds. It is rewritten too, so that the caller's
@@ -427,7 +479,7 @@ async fn write_and_delete(
             "inbox rows were processed by another process".into(),
         ));
     }
-    let events = ingest_write::write_batch(conn, backend, batch).await?;
+    let events = ingest_write::write_batch(conn, backend, batch, TagCounts::Now).await?;
     Ok(ProcessReport {
         rows: ids.len(),
         events,

@@ -97,6 +97,7 @@ impl SqlStore {
     }
 
     pub(super) async fn issue_tag_keys(&self, issue_id: i64) -> Result<Vec<TagKeySummary>> {
+        self.settle_tag_counts().await?;
         // PostgreSQL's SUM(bigint) is NUMERIC, which `Any` cannot decode: cast it back.
         let all = sqlx::query(
             "SELECT tag_key, CAST(SUM(times_seen) AS BIGINT) AS total_values, \
@@ -123,6 +124,7 @@ impl SqlStore {
         key: &str,
         limit: u32,
     ) -> Result<Vec<TagValueCount>> {
+        self.settle_tag_counts().await?;
         let all = sqlx::query(
             "SELECT tag_value, times_seen, first_seen, last_seen FROM issue_tags \
              WHERE issue_id = $1 AND tag_key = $2 ORDER BY times_seen DESC, tag_value LIMIT $3",

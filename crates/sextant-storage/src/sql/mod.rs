@@ -56,6 +56,8 @@ pub(crate) struct SqlStore {
     /// Batch writes of this process take turns (see `process_in_transaction`), and so do
     /// rounds over the rows an earlier version left in an SQLite file's `inbox` table.
     batch_writes: tokio::sync::Mutex<()>,
+    /// When batches of this process last deferred tag value counts (SQLite files).
+    tag_flush: std::sync::Arc<ingest_write::FlushClock>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -166,6 +168,7 @@ async fn open_sqlite(url: &str) -> Result<SqlStore> {
             seen_projects: Default::default(),
             legacy_inbox: Default::default(),
             batch_writes: tokio::sync::Mutex::new(()),
+            tag_flush: Default::default(),
         });
     }
 
@@ -183,6 +186,7 @@ async fn open_sqlite(url: &str) -> Result<SqlStore> {
         seen_projects: Default::default(),
         legacy_inbox: Default::default(),
         batch_writes: tokio::sync::Mutex::new(()),
+        tag_flush: Default::default(),
     })
 }
 
@@ -204,6 +208,7 @@ async fn open_postgres(url: &str) -> Result<SqlStore> {
         seen_projects: Default::default(),
         legacy_inbox: Default::default(),
         batch_writes: tokio::sync::Mutex::new(()),
+        tag_flush: Default::default(),
     })
 }
 
@@ -320,6 +325,8 @@ impl Args {
 /// Splits id lists so no statement exceeds the backends' bind-parameter limits.
 pub(crate) const ID_CHUNK: usize = 500;
 
+#[cfg(test)]
+mod deferred_tags_tests;
 #[cfg(test)]
 mod upgrade_tests;
 

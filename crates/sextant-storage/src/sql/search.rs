@@ -140,6 +140,13 @@ impl SqlStore {
                 next: None,
             });
         }
+        if query
+            .filters
+            .iter()
+            .any(|f| matches!(f, IssueFilter::Tag { .. }))
+        {
+            self.settle_tag_counts().await?;
+        }
         let limit = query.limit.max(1);
         let col = sort_column(query.sort);
         let mut args = Args::default();

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::super::exec::{Exec, Positional, Val};
-use super::{Backend, Fresh, ID_CHUNK, flag, json, placeholders, value_rows};
+use super::{Backend, Fresh, ID_CHUNK, TagCounts, flag, json, placeholders, value_rows};
 use crate::Result;
 use crate::model::*;
 
@@ -15,6 +15,7 @@ pub(super) async fn apply(
     fresh: &[Fresh<'_>],
     release_first_seen: &HashMap<(i64, String), Option<Millis>>,
     results: &mut [EventWriteResult],
+    tags: TagCounts,
 ) -> Result<()> {
     if fresh.is_empty() {
         return Ok(());
@@ -22,7 +23,24 @@ pub(super) async fn apply(
     reopen_regressions(conn, backend, fresh, release_first_seen, results).await?;
     let new_users = count_users(conn, fresh).await?;
     bump_issues(conn, fresh, &new_users).await?;
-    count_tags(conn, fresh).await
+    match tags {
+        TagCounts::Now => {
+            let counts = tally(
+                fresh
+                    .iter()
+                    .map(|f| (f.issue_id, f.event.timestamp, &f.event.tags)),
+            );
+            write_tag_counts(conn, counts).await
+        }
+        TagCounts::Deferred => {
+            let first = fresh
+                .iter()
+                .map(|f| f.row_id)
+                .min()
+                .expect("fresh is not empty");
+            super::deferred_tags::mark(conn, first).await
+        }
+    }
 }
 
 struct Lifecycle {
@@ -265,25 +283,28 @@ async fn bump_issues(
     Ok(())
 }
 
-struct TagCount {
+pub(super) struct TagCount {
     times: i64,
     first: Millis,
     last: Millis,
-    /// Index in the batch of the last event counted.
+    /// Index of the last event counted.
     counted_by: usize,
 }
 
-/// One count per distinct (key, value) of each event, summed per issue before writing.
-async fn count_tags(conn: &mut impl Exec, fresh: &[Fresh<'_>]) -> Result<()> {
-    // Sorted keys keep the upserts in one order, so PostgreSQL nodes can't deadlock here.
-    // Each entry remembers the last event that counted it, so a pair an event names twice
-    // counts once without a set per event.
-    let mut counts: BTreeMap<(i64, &str, &str), TagCount> = BTreeMap::new();
-    for (event, f) in fresh.iter().enumerate() {
-        let ts = f.event.timestamp;
-        for (key, value) in &f.event.tags {
+/// Sorted keys keep the upserts in one order, so PostgreSQL nodes can't deadlock here.
+pub(super) type TagTally<'a> = BTreeMap<(i64, &'a str, &'a str), TagCount>;
+
+/// One count per distinct (key, value) of each event, summed per issue. Events come as
+/// (issue id, timestamp, tags). Each entry remembers the last event that counted it, so
+/// a pair an event names twice counts once without a set per event.
+pub(super) fn tally<'a>(
+    events: impl Iterator<Item = (i64, Millis, &'a Vec<(String, String)>)>,
+) -> TagTally<'a> {
+    let mut counts = TagTally::new();
+    for (event, (issue_id, ts, tags)) in events.enumerate() {
+        for (key, value) in tags {
             let entry = counts
-                .entry((f.issue_id, key.as_str(), value.as_str()))
+                .entry((issue_id, key.as_str(), value.as_str()))
                 .or_insert(TagCount {
                     times: 0,
                     first: ts,
@@ -299,6 +320,11 @@ async fn count_tags(conn: &mut impl Exec, fresh: &[Fresh<'_>]) -> Result<()> {
             entry.last = entry.last.max(ts);
         }
     }
+    counts
+}
+
+/// Adds the counts to the issues' tag value rows.
+pub(super) async fn write_tag_counts(conn: &mut impl Exec, counts: TagTally<'_>) -> Result<()> {
     let rows: Vec<_> = counts.into_iter().collect();
     for chunk in rows.chunks(conn.rows_per_statement(6)) {
         let sql = format!(

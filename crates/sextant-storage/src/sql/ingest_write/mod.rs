@@ -7,6 +7,7 @@
 //! overhead of the driver, not SQLite or PostgreSQL, dominates row-at-a-time writing.
 
 mod counters;
+mod deferred_tags;
 mod extras;
 mod grouping;
 mod sessions;
@@ -24,12 +25,27 @@ pub(super) struct Fresh<'a> {
     index: usize,
     event: &'a NewEvent,
     issue_id: i64,
+    /// The event's row id.
+    row_id: i64,
 }
+
+/// When a batch's events are added to their issues' tag value counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::sql) enum TagCounts {
+    /// In the batch's own transaction.
+    Now,
+    /// Later, for many batches at once (`flush_tag_counts`); the batch only marks its
+    /// events as not counted yet. SQLite files only.
+    Deferred,
+}
+
+pub(in crate::sql) use deferred_tags::{FlushClock, flush as flush_tag_counts};
 
 pub(in crate::sql) async fn write_batch(
     conn: &mut impl Exec,
     backend: Backend,
     batch: &Batch,
+    tags: TagCounts,
 ) -> Result<Vec<EventWriteResult>> {
     let live = live_projects(
         conn,
@@ -60,7 +76,15 @@ pub(in crate::sql) async fn write_batch(
         let release_first_seen = grouping::note_releases(conn, &candidates).await?;
         let assigned = grouping::assign_issues(conn, backend, &candidates, &mut results).await?;
         let fresh = insert_events(conn, &candidates, &assigned, &mut results).await?;
-        counters::apply(conn, backend, &fresh, &release_first_seen, &mut results).await?;
+        counters::apply(
+            conn,
+            backend,
+            &fresh,
+            &release_first_seen,
+            &mut results,
+            tags,
+        )
+        .await?;
     }
     extras::write(conn, batch, &live).await?;
     sessions::write(conn, &batch.sessions, &live).await?;
@@ -160,7 +184,7 @@ async fn insert_events<'a>(
             "INSERT INTO events (project_id, event_id, issue_id, timestamp_ms, received_at, level, \
              platform, event_type, release_name, environment, title, culprit, message, metadata, \
              tags, user_key, trace_id, unhandled, grouping_config, hashes, payload) VALUES {} \
-             ON CONFLICT (project_id, event_id) DO NOTHING RETURNING project_id, event_id",
+             ON CONFLICT (project_id, event_id) DO NOTHING RETURNING project_id, event_id, id",
             value_rows(1, chunk.len(), EVENT_COLUMNS)
         );
         let encoded: Vec<[String; 3]> = chunk
@@ -193,16 +217,17 @@ async fn insert_events<'a>(
                 Val::Blob(&ev.payload),
             ]);
         }
-        let mut inserted: HashSet<(i64, String)> = HashSet::new();
+        let mut inserted: HashMap<(i64, String), i64> = HashMap::new();
         for row in conn.fetch(&sql, &args).await? {
-            inserted.insert((row.int(0)?, row.text(1)?));
+            inserted.insert((row.int(0)?, row.text(1)?), row.int(2)?);
         }
         for (index, ev) in chunk {
-            if inserted.contains(&(ev.project_id, ev.event_id.clone())) {
+            if let Some(row_id) = inserted.get(&(ev.project_id, ev.event_id.clone())) {
                 fresh.push(Fresh {
                     index: *index,
                     event: ev,
                     issue_id: assigned[index],
+                    row_id: *row_id,
                 });
             } else {
                 results[*index].duplicate = true;
