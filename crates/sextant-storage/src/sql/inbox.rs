@@ -271,20 +271,14 @@ async fn process_journal(
     let clock = Arc::clone(clock);
     let written = lite
         .write(move |conn| {
-            // Decided and noted on the writer thread, in the order the batches commit.
-            let flush = clock.due(Instant::now());
             let body = |conn: &mut Connection| {
                 advance_cursor(conn, &from, &to)?;
-                let events = run_ready(ingest_write::write_batch(
+                run_ready(ingest_write::write_batch(
                     &mut LiteConn(conn),
                     Backend::Sqlite,
                     &batch,
                     TagCounts::Deferred,
-                ))?;
-                if flush {
-                    run_ready(flush_tag_counts(&mut LiteConn(conn)))?;
-                }
-                Ok(events)
+                ))
             };
             let written = if frees {
                 lite::transaction(conn, body)
@@ -292,7 +286,13 @@ async fn process_journal(
                 lite::unsynced_transaction(conn, body)
             };
             if written.is_ok() {
-                clock.committed(flush, Instant::now());
+                // Noted on the writer thread, in the order the batches commit. A due flush
+                // commits on its own after the batch, so the batch's events are visible
+                // without waiting for it.
+                clock.committed(false, Instant::now());
+                if clock.due(Instant::now()) {
+                    flush_now(conn, &clock);
+                }
             }
             written
         })
@@ -332,6 +332,18 @@ async fn flush_deferred(lite: &Lite, clock: &Arc<FlushClock>) -> Result<()> {
         Ok(())
     })
     .await
+}
+
+/// `flush_deferred` on the writer thread, after a batch. A failure is not the batch's:
+/// the mark stays in the database and the next flush counts those events.
+fn flush_now(conn: &mut Connection, clock: &FlushClock) {
+    let flushed = lite::unsynced_transaction(conn, |conn| {
+        run_ready(flush_tag_counts(&mut LiteConn(conn)))
+    });
+    match flushed {
+        Ok(_) => clock.committed(true, Instant::now()),
+        Err(err) => tracing::warn!(error = %err, "tag value counts not flushed; retried later"),
+    }
 }
 
 /// The consumed position the main file holds. It is rewritten too, so that the caller's
