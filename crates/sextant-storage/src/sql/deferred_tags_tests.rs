@@ -182,3 +182,23 @@ async fn deleted_issues_and_reused_row_ids() {
     assert_eq!(stored_counts(&store).await, Some(2));
     assert_eq!(mark(&store).await, None);
 }
+
+#[tokio::test]
+async fn tags_stored_with_escapes_are_counted_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_at(&dir).await;
+    let p = project_id(&store).await;
+    let quoted = r#"Edge "beta" \ 2"#;
+    let issues = ingest(
+        &store,
+        p,
+        vec![event(p, 1, "a", quoted), event(p, 2, "a", "Chrome")],
+    )
+    .await;
+    assert!(mark(&store).await.is_some());
+    assert_eq!(
+        browser_counts(&store, issues[0]).await,
+        [("Chrome".to_string(), 1), (quoted.to_string(), 1)]
+    );
+    assert_eq!(stored_counts(&store).await, Some(4));
+}

@@ -25,11 +25,14 @@ pub(super) async fn apply(
     bump_issues(conn, fresh, &new_users).await?;
     match tags {
         TagCounts::Now => {
-            let counts = tally(
-                fresh
-                    .iter()
-                    .map(|f| (f.issue_id, f.event.timestamp, &f.event.tags)),
-            );
+            let counts = tally(fresh.iter().map(|f| {
+                let tags = f.event.tags.iter();
+                (
+                    f.issue_id,
+                    f.event.timestamp,
+                    tags.map(|(k, v)| (k.as_str(), v.as_str())),
+                )
+            }));
             write_tag_counts(conn, counts).await
         }
         TagCounts::Deferred => {
@@ -297,20 +300,18 @@ pub(super) type TagTally<'a> = BTreeMap<(i64, &'a str, &'a str), TagCount>;
 /// One count per distinct (key, value) of each event, summed per issue. Events come as
 /// (issue id, timestamp, tags). Each entry remembers the last event that counted it, so
 /// a pair an event names twice counts once without a set per event.
-pub(super) fn tally<'a>(
-    events: impl Iterator<Item = (i64, Millis, &'a Vec<(String, String)>)>,
+pub(super) fn tally<'a, Tags: IntoIterator<Item = (&'a str, &'a str)>>(
+    events: impl Iterator<Item = (i64, Millis, Tags)>,
 ) -> TagTally<'a> {
     let mut counts = TagTally::new();
     for (event, (issue_id, ts, tags)) in events.enumerate() {
         for (key, value) in tags {
-            let entry = counts
-                .entry((issue_id, key.as_str(), value.as_str()))
-                .or_insert(TagCount {
-                    times: 0,
-                    first: ts,
-                    last: ts,
-                    counted_by: usize::MAX,
-                });
+            let entry = counts.entry((issue_id, key, value)).or_insert(TagCount {
+                times: 0,
+                first: ts,
+                last: ts,
+                counted_by: usize::MAX,
+            });
             if entry.counted_by == event {
                 continue;
             }

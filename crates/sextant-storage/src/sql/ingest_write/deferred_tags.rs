@@ -57,19 +57,30 @@ pub(in crate::sql) async fn flush(conn: &mut impl Exec) -> Result<bool> {
             &[Val::Int(from)],
         )
         .await?;
-    // (issue id, timestamp, tags) of each event.
-    let mut events: Vec<(i64, i64, Tags)> = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let tags = row.text(2)?;
-        match serde_json::from_str(&tags) {
-            Ok(tags) => events.push((row.int(0)?, row.int(1)?, tags)),
-            // Written by `insert_events` from the same type; a row that does not read
-            // back must not stop every later flush, and so every batch.
-            Err(err) => tracing::warn!(error = %err, "stored event tags unreadable; not counted"),
-        }
+    // (issue id, timestamp, tags) of each event, the tags borrowed from the row's text
+    // unless a string has an escape in it.
+    let mut events: Vec<(i64, i64, Tags<'_>)> = Vec::with_capacity(rows.len());
+    let texts: Vec<String> = rows.iter().map(|row| row.text(2)).collect::<Result<_>>()?;
+    for (row, text) in rows.iter().zip(&texts) {
+        let tags = match serde_json::from_str::<Vec<(&str, &str)>>(text) {
+            Ok(tags) => Tags::Borrowed(tags),
+            Err(_) => match serde_json::from_str::<Vec<(String, String)>>(text) {
+                Ok(tags) => Tags::Owned(tags),
+                // Written by `insert_events` from the same type; a row that does not
+                // read back must not stop every later flush, and so every batch.
+                Err(err) => {
+                    tracing::warn!(error = %err, "stored event tags unreadable; not counted");
+                    continue;
+                }
+            },
+        };
+        events.push((row.int(0)?, row.int(1)?, tags));
     }
-    drop(rows);
-    let counts = tally(events.iter().map(|(issue, ts, tags)| (*issue, *ts, tags)));
+    let counts = tally(
+        events
+            .iter()
+            .map(|(issue, ts, tags)| (*issue, *ts, tags.pairs())),
+    );
     write_tag_counts(conn, counts).await?;
     conn.execute(
         "UPDATE tag_counts_pending SET from_event = NULL WHERE id = 1",
@@ -79,7 +90,23 @@ pub(in crate::sql) async fn flush(conn: &mut impl Exec) -> Result<bool> {
     Ok(true)
 }
 
-type Tags = Vec<(String, String)>;
+/// An event's stored tags.
+enum Tags<'a> {
+    Borrowed(Vec<(&'a str, &'a str)>),
+    Owned(Vec<(String, String)>),
+}
+
+impl Tags<'_> {
+    fn pairs(&self) -> Vec<(&str, &str)> {
+        match self {
+            Tags::Borrowed(pairs) => pairs.clone(),
+            Tags::Owned(pairs) => pairs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+        }
+    }
+}
 
 /// How long counts may wait once a batch deferred them.
 const FLUSH_AFTER: Duration = Duration::from_millis(500);
