@@ -84,12 +84,7 @@ impl SqlStore {
                     .write(|conn| lite::transaction(conn, read_cursor))
                     .await?;
                 // Counts an earlier run deferred and could not flush before it stopped.
-                lite.write(|conn| {
-                    lite::unsynced_transaction(conn, |conn| {
-                        run_ready(flush_tag_counts(&mut LiteConn(conn)))
-                    })
-                })
-                .await?;
+                flush_deferred(lite, &self.tag_flush).await?;
                 tokio::task::spawn_blocking(move || Journal::open_locked(lock, cursor, options))
                     .await
                     .map_err(|e| StoreError::Backend(format!("opening the journal: {e}")))?
@@ -289,9 +284,13 @@ async fn process_journal(
                 // Noted on the writer thread, in the order the batches commit. A due flush
                 // commits on its own after the batch, so the batch's events are visible
                 // without waiting for it.
-                clock.committed(false, Instant::now());
-                if clock.due(Instant::now()) {
-                    flush_now(conn, &clock);
+                clock.deferred(Instant::now());
+                if clock.due(Instant::now())
+                    && let Err(err) = flush_on_writer(conn, &clock)
+                {
+                    // Not the batch's failure: the mark stays, and the next flush counts
+                    // those events.
+                    tracing::warn!(error = %err, "tag value counts not flushed; retried later");
                 }
             }
             written
@@ -324,26 +323,16 @@ async fn process_journal(
 /// Flushes deferred tag counts in a transaction of their own.
 async fn flush_deferred(lite: &Lite, clock: &Arc<FlushClock>) -> Result<()> {
     let clock = Arc::clone(clock);
-    lite.write(move |conn| {
-        lite::unsynced_transaction(conn, |conn| {
-            run_ready(flush_tag_counts(&mut LiteConn(conn)))
-        })?;
-        clock.committed(true, Instant::now());
-        Ok(())
-    })
-    .await
+    lite.write(move |conn| flush_on_writer(conn, &clock)).await
 }
 
-/// `flush_deferred` on the writer thread, after a batch. A failure is not the batch's:
-/// the mark stays in the database and the next flush counts those events.
-fn flush_now(conn: &mut Connection, clock: &FlushClock) {
-    let flushed = lite::unsynced_transaction(conn, |conn| {
+/// `flush_deferred`, on the writer thread.
+fn flush_on_writer(conn: &mut Connection, clock: &FlushClock) -> Result<()> {
+    lite::unsynced_transaction(conn, |conn| {
         run_ready(flush_tag_counts(&mut LiteConn(conn)))
-    });
-    match flushed {
-        Ok(_) => clock.committed(true, Instant::now()),
-        Err(err) => tracing::warn!(error = %err, "tag value counts not flushed; retried later"),
-    }
+    })?;
+    clock.flushed();
+    Ok(())
 }
 
 /// The consumed position the main file holds. It is rewritten too, so that the caller's

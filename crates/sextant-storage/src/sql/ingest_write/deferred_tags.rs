@@ -16,6 +16,7 @@
 //! exists when they are inserted, so every event at or after the mark is one not yet
 //! counted, even after the newest events were deleted and their ids reused.
 
+use std::borrow::Cow;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -33,9 +34,8 @@ pub(super) async fn mark(conn: &mut impl Exec, first: i64) -> Result<()> {
     Ok(())
 }
 
-/// Counts the events that batches marked as not counted yet, if any. Returns whether
-/// there were any.
-pub(in crate::sql) async fn flush(conn: &mut impl Exec) -> Result<bool> {
+/// Counts the events that batches marked as not counted yet, if any.
+pub(in crate::sql) async fn flush(conn: &mut impl Exec) -> Result<()> {
     let from = match conn
         .fetch(
             "SELECT from_event FROM tag_counts_pending WHERE id = 1",
@@ -48,7 +48,7 @@ pub(in crate::sql) async fn flush(conn: &mut impl Exec) -> Result<bool> {
         None => None,
     };
     let Some(from) = from else {
-        return Ok(false);
+        return Ok(());
     };
     let rows = conn
         .fetch(
@@ -57,53 +57,53 @@ pub(in crate::sql) async fn flush(conn: &mut impl Exec) -> Result<bool> {
             &[Val::Int(from)],
         )
         .await?;
-    // (issue id, timestamp, tags) of each event, the tags borrowed from the row's text
-    // unless a string has an escape in it.
-    let mut events: Vec<(i64, i64, Tags<'_>)> = Vec::with_capacity(rows.len());
-    let texts: Vec<String> = rows.iter().map(|row| row.text(2)).collect::<Result<_>>()?;
-    for (row, text) in rows.iter().zip(&texts) {
-        let tags = match serde_json::from_str::<Vec<(&str, &str)>>(text) {
-            Ok(tags) => Tags::Borrowed(tags),
-            Err(_) => match serde_json::from_str::<Vec<(String, String)>>(text) {
-                Ok(tags) => Tags::Owned(tags),
-                // Written by `insert_events` from the same type; a row that does not
-                // read back must not stop every later flush, and so every batch.
-                Err(err) => {
-                    tracing::warn!(error = %err, "stored event tags unreadable; not counted");
-                    continue;
-                }
-            },
-        };
-        events.push((row.int(0)?, row.int(1)?, tags));
-    }
-    let counts = tally(
-        events
-            .iter()
-            .map(|(issue, ts, tags)| (*issue, *ts, tags.pairs())),
-    );
+    let stored: Vec<(i64, i64, String)> = rows
+        .iter()
+        .map(|row| Ok((row.int(0)?, row.int(1)?, row.text(2)?)))
+        .collect::<Result<_>>()?;
+    drop(rows);
+    let events: Vec<(i64, i64, Vec<Tag<'_>>)> = stored
+        .iter()
+        .filter_map(|(issue, ts, text)| Some((*issue, *ts, parse_tags(text)?)))
+        .collect();
+    let counts = tally(events.iter().map(|(issue, ts, tags)| {
+        let pairs = tags.iter().map(|(k, v)| (k.as_ref(), v.as_ref()));
+        (*issue, *ts, pairs)
+    }));
     write_tag_counts(conn, counts).await?;
     conn.execute(
         "UPDATE tag_counts_pending SET from_event = NULL WHERE id = 1",
         &[],
     )
     .await?;
-    Ok(true)
+    Ok(())
 }
 
-/// An event's stored tags.
-enum Tags<'a> {
-    Borrowed(Vec<(&'a str, &'a str)>),
-    Owned(Vec<(String, String)>),
-}
+type Tag<'a> = (Cow<'a, str>, Cow<'a, str>);
 
-impl Tags<'_> {
-    fn pairs(&self) -> Vec<(&str, &str)> {
-        match self {
-            Tags::Borrowed(pairs) => pairs.clone(),
-            Tags::Owned(pairs) => pairs
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
+/// An event's stored tags (`[[key, value], …]`), borrowed from the text unless a string
+/// has an escape in it. `None`, with a warning, for text that does not read back: it was
+/// written by `insert_events` from the same type, and one bad row must not stop every
+/// later flush, and so every batch.
+fn parse_tags(text: &str) -> Option<Vec<Tag<'_>>> {
+    if let Ok(pairs) = serde_json::from_str::<Vec<(&str, &str)>>(text) {
+        return Some(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
+        );
+    }
+    match serde_json::from_str::<Vec<(String, String)>>(text) {
+        Ok(pairs) => Some(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        ),
+        Err(err) => {
+            tracing::warn!(error = %err, "stored event tags unreadable; not counted");
+            None
         }
     }
 }
@@ -130,13 +130,14 @@ impl FlushClock {
             .is_some_and(|since| now.duration_since(since) >= FLUSH_AFTER)
     }
 
-    /// After a committed batch that deferred counts (`flushed` false) or flushed them.
-    pub(in crate::sql) fn committed(&self, flushed: bool, now: Instant) {
-        let mut since = self.0.lock().expect("flush clock lock");
-        if flushed {
-            *since = None;
-        } else {
-            since.get_or_insert(now);
-        }
+    /// After a committed batch that deferred counts: they wait from now on, unless
+    /// earlier ones already do.
+    pub(in crate::sql) fn deferred(&self, now: Instant) {
+        self.0.lock().expect("flush clock lock").get_or_insert(now);
+    }
+
+    /// After a committed flush: nothing waits.
+    pub(in crate::sql) fn flushed(&self) {
+        *self.0.lock().expect("flush clock lock") = None;
     }
 }
