@@ -1,5 +1,6 @@
 //! Tag value counts that SQLite file stores defer past their batches: what the database
-//! holds before and after a flush, across a restart, and when events are deleted.
+//! holds before and after a flush, across a restart, and when events are deleted. The
+//! helpers serve the PostgreSQL tests too (`deferred_tags_pg_tests`).
 
 use super::{SqlStore, open};
 use crate::model::*;
@@ -10,7 +11,7 @@ async fn store_at(dir: &tempfile::TempDir) -> SqlStore {
         .unwrap()
 }
 
-async fn project_id(store: &SqlStore) -> i64 {
+pub(super) async fn project_id(store: &SqlStore) -> i64 {
     match store.bootstrap_default().await.unwrap() {
         Some((_, project, _)) => project.id,
         None => {
@@ -23,7 +24,7 @@ async fn project_id(store: &SqlStore) -> i64 {
     }
 }
 
-fn event(project_id: i64, n: u64, hash: &str, browser: &str) -> NewEvent {
+pub(super) fn event(project_id: i64, n: u64, hash: &str, browser: &str) -> NewEvent {
     NewEvent {
         project_id,
         event_id: format!("{n:032x}"),
@@ -52,7 +53,7 @@ fn event(project_id: i64, n: u64, hash: &str, browser: &str) -> NewEvent {
 }
 
 /// Queues one request and processes it into `events`; returns their issue ids.
-async fn ingest(store: &SqlStore, project_id: i64, events: Vec<NewEvent>) -> Vec<i64> {
+pub(super) async fn ingest(store: &SqlStore, project_id: i64, events: Vec<NewEvent>) -> Vec<i64> {
     let entry = InboxEntry {
         project_id,
         kind: InboxKind::Envelope,
@@ -73,7 +74,7 @@ async fn ingest(store: &SqlStore, project_id: i64, events: Vec<NewEvent>) -> Vec
     report.events.iter().map(|e| e.issue_id.unwrap()).collect()
 }
 
-async fn scalar(store: &SqlStore, sql: &str) -> Option<i64> {
+pub(super) async fn scalar(store: &SqlStore, sql: &str) -> Option<i64> {
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .fetch_one(&store.reader)
         .await
@@ -88,11 +89,15 @@ async fn mark(store: &SqlStore) -> Option<i64> {
     .await
 }
 
-async fn stored_counts(store: &SqlStore) -> Option<i64> {
-    scalar(store, "SELECT SUM(times_seen) FROM issue_tags").await
+pub(super) async fn stored_counts(store: &SqlStore) -> Option<i64> {
+    scalar(
+        store,
+        "SELECT CAST(SUM(times_seen) AS BIGINT) FROM issue_tags",
+    )
+    .await
 }
 
-async fn browser_counts(store: &SqlStore, issue_id: i64) -> Vec<(String, i64)> {
+pub(super) async fn browser_counts(store: &SqlStore, issue_id: i64) -> Vec<(String, i64)> {
     store
         .issue_tag_values(issue_id, "browser", 10)
         .await

@@ -10,10 +10,11 @@ use rusqlite::Connection;
 use sqlx::Row;
 
 use super::exec::{Exec, LiteConn, Positional, Val, run_ready};
-use super::ingest_write::{FlushClock, TagCounts, flush_tag_counts};
+use super::ingest_write::{FlushClock, TagCounts};
 use super::journal::{self, Journal, Position};
 use super::lite::{self, Lite};
 use super::rows::{self, INBOX_COLUMNS};
+use super::tag_flush::{flush_deferred, flush_on_writer};
 use super::{Backend, ID_CHUNK, SqlStore, ingest_write, legacy_spool, placeholders, value_rows};
 use crate::model::*;
 use crate::{ProcessFn, ProcessReport, Result, StoreError};
@@ -141,18 +142,6 @@ impl SqlStore {
         process_journal(lite, journal, &self.tag_flush, limit, process).await
     }
 
-    /// Writes the tag value counts that batches of this process deferred, so that a read
-    /// of them sees every processed event.
-    pub(super) async fn settle_tag_counts(&self) -> Result<()> {
-        let Some(lite) = &self.lite else {
-            return Ok(());
-        };
-        if !self.tag_flush.waiting() {
-            return Ok(());
-        }
-        flush_deferred(lite, &self.tag_flush).await
-    }
-
     /// Claims, processes and writes in one transaction. PostgreSQL nodes share the inbox:
     /// row locks claim the rows, SKIP LOCKED steps over other nodes' claims, and a crashed
     /// node's locks vanish with its transaction. An in-memory SQLite database has a single
@@ -163,6 +152,9 @@ impl SqlStore {
         limit: u32,
         process: &ProcessFn<'_>,
     ) -> Result<ProcessReport> {
+        // PostgreSQL defers tag value counts; an in-memory SQLite database, where nothing
+        // competes for its one connection, writes them with the batch.
+        let deferred = backend == Backend::Postgres;
         let mut tx = self.begin_write().await?;
         let lock = match backend {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
@@ -173,6 +165,11 @@ impl SqlStore {
         if rows.is_empty() {
             // Nothing was read that needs keeping; end the transaction without a commit.
             tx.rollback().await?;
+            // Idle: counts deferred by the last batches should not wait for the next ones.
+            if deferred && self.tag_flush.due(Instant::now()) {
+                let _turn = self.batch_writes.lock().await;
+                self.flush_postgres().await?;
+            }
             return Ok(ProcessReport::default());
         }
         let batch = process(&rows);
@@ -188,8 +185,23 @@ impl SqlStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        let report = write_and_delete(&mut *tx, backend, &ids(&rows), &batch).await?;
+        let tags = if deferred {
+            TagCounts::Deferred
+        } else {
+            TagCounts::Now
+        };
+        let report = write_and_delete(&mut *tx, backend, &ids(&rows), &batch, tags).await?;
         tx.commit().await?;
+        if deferred {
+            // Still this node's turn, so no batch of it commits between a flush and the
+            // clock's reset. A due flush commits after the batch, as on SQLite.
+            self.tag_flush.deferred(Instant::now());
+            if self.tag_flush.due(Instant::now())
+                && let Err(err) = self.flush_postgres().await
+            {
+                tracing::warn!(error = %err, "tag value counts not flushed; retried later");
+            }
+        }
         Ok(report)
     }
 
@@ -218,6 +230,7 @@ impl SqlStore {
                     Backend::Sqlite,
                     &ids,
                     &batch,
+                    TagCounts::Now,
                 ))
             })
         })
@@ -318,21 +331,6 @@ async fn process_journal(
         rows: count,
         events,
     })
-}
-
-/// Flushes deferred tag counts in a transaction of their own.
-async fn flush_deferred(lite: &Lite, clock: &Arc<FlushClock>) -> Result<()> {
-    let clock = Arc::clone(clock);
-    lite.write(move |conn| flush_on_writer(conn, &clock)).await
-}
-
-/// `flush_deferred`, on the writer thread.
-fn flush_on_writer(conn: &mut Connection, clock: &FlushClock) -> Result<()> {
-    lite::unsynced_transaction(conn, |conn| {
-        run_ready(flush_tag_counts(&mut LiteConn(conn)))
-    })?;
-    clock.flushed();
-    Ok(())
 }
 
 /// The consumed position the main file holds. It is rewritten too, so that the caller's
@@ -473,6 +471,7 @@ async fn write_and_delete(
     backend: Backend,
     ids: &[i64],
     batch: &Batch,
+    tags: TagCounts,
 ) -> Result<ProcessReport> {
     let deleted = delete_ids(conn, "inbox", ids).await?;
     if deleted != ids.len() as u64 {
@@ -480,7 +479,7 @@ async fn write_and_delete(
             "inbox rows were processed by another process".into(),
         ));
     }
-    let events = ingest_write::write_batch(conn, backend, batch, TagCounts::Now).await?;
+    let events = ingest_write::write_batch(conn, backend, batch, tags).await?;
     Ok(ProcessReport {
         rows: ids.len(),
         events,

@@ -17,6 +17,7 @@ mod rows;
 mod search;
 mod sessions;
 mod store_impl;
+mod tag_flush;
 
 use std::str::FromStr;
 use std::sync::Once;
@@ -56,7 +57,8 @@ pub(crate) struct SqlStore {
     /// Batch writes of this process take turns (see `process_in_transaction`), and so do
     /// rounds over the rows an earlier version left in an SQLite file's `inbox` table.
     batch_writes: tokio::sync::Mutex<()>,
-    /// When batches of this process last deferred tag value counts (SQLite files).
+    /// When batches of this process last deferred tag value counts (SQLite files and
+    /// PostgreSQL).
     tag_flush: std::sync::Arc<ingest_write::FlushClock>,
 }
 
@@ -199,6 +201,10 @@ async fn open_postgres(url: &str) -> Result<SqlStore> {
         .connect_with(options)
         .await?;
     POSTGRES_MIGRATIONS.run(&pool).await?;
+    // As if counts waited from the start: the first idle round after half a second then
+    // writes those that stopped nodes deferred and never flushed.
+    let tag_flush = std::sync::Arc::new(ingest_write::FlushClock::default());
+    tag_flush.deferred(std::time::Instant::now());
     Ok(SqlStore {
         backend: Backend::Postgres,
         writer: pool.clone(),
@@ -208,7 +214,7 @@ async fn open_postgres(url: &str) -> Result<SqlStore> {
         seen_projects: Default::default(),
         legacy_inbox: Default::default(),
         batch_writes: tokio::sync::Mutex::new(()),
-        tag_flush: Default::default(),
+        tag_flush,
     })
 }
 
@@ -310,6 +316,8 @@ impl Args {
 /// Splits id lists so no statement exceeds the backends' bind-parameter limits.
 pub(crate) const ID_CHUNK: usize = 500;
 
+#[cfg(test)]
+mod deferred_tags_pg_tests;
 #[cfg(test)]
 mod deferred_tags_tests;
 #[cfg(test)]

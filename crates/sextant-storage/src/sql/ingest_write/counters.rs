@@ -36,12 +36,8 @@ pub(super) async fn apply(
             write_tag_counts(conn, counts).await
         }
         TagCounts::Deferred => {
-            let first = fresh
-                .iter()
-                .map(|f| f.row_id)
-                .min()
-                .expect("fresh is not empty");
-            super::deferred_tags::mark(conn, first).await
+            let ids: Vec<i64> = fresh.iter().map(|f| f.row_id).collect();
+            super::deferred_tags::mark(conn, backend, &ids).await
         }
     }
 }

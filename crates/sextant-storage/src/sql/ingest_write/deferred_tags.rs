@@ -1,4 +1,4 @@
-//! Issue tag value counts written for many batches at once (SQLite files).
+//! Issue tag value counts written for many batches at once.
 //!
 //! Most of an event's tags repeat on every event of its issue (environment, release,
 //! level, browser, …), so a batch's count upserts are mostly for rows that the batches
@@ -6,57 +6,73 @@
 //! batch saves most of those upserts and the log pages they dirty.
 //!
 //! Nothing is held only in memory. A batch that defers its counts records, in its own
-//! transaction, the lowest row id among its events (`tag_counts_pending.from_event`, kept
-//! as the minimum across batches). A flush recounts the events from that row on out of
-//! their stored `tags` column, writes the sums and clears the mark, all in one
-//! transaction: it can run at any time, in any process, any number of times, and a
-//! crash between the two leaves the mark for the next flush.
+//! transaction, which events are not counted yet (`tag_counts_pending`). A flush recounts
+//! those events out of their stored `tags` column, writes the sums and clears the record,
+//! all in one transaction: it can run at any time, in any process, any number of times,
+//! and a crash between the two leaves the record for the next flush.
 //!
-//! The mark is a row id, not a time: rows of a rowid table get ids above every row that
-//! exists when they are inserted, so every event at or after the mark is one not yet
-//! counted, even after the newest events were deleted and their ids reused.
+//! How the record names the events differs by backend:
+//! - An SQLite file keeps one mark, the lowest row id not counted yet (the minimum across
+//!   batches). Rows of a rowid table get ids above every row that exists when they are
+//!   inserted, so every event at or after the mark is one not yet counted, even after the
+//!   newest events were deleted and their ids reused. One writer means one mark suffices.
+//! - PostgreSQL nodes share the database, and a sequence interleaves the ids that
+//!   concurrent batches get, so each batch adds a row listing its events' ids. A flush
+//!   deletes the rows it counts (`DELETE … RETURNING`), so two nodes flushing at once
+//!   count each batch once: the second waits for the first's row locks and then finds
+//!   those rows gone.
 
 use std::borrow::Cow;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::super::exec::{Exec, Positional, Val};
+use super::super::exec::{DbRow, Exec, Positional, Val};
+use super::super::{Backend, ID_CHUNK, placeholders};
 use super::counters::{tally, write_tag_counts};
 use crate::Result;
 
-/// Notes that events from row `first` on are not counted yet.
-pub(super) async fn mark(conn: &mut impl Exec, first: i64) -> Result<()> {
-    conn.execute(
-        "UPDATE tag_counts_pending SET from_event = MIN(COALESCE(from_event, $1), $1) WHERE id = 1",
-        &[Val::Int(first)],
-    )
-    .await?;
+/// Notes that the events with these row ids are not counted yet.
+pub(super) async fn mark(conn: &mut impl Exec, backend: Backend, ids: &[i64]) -> Result<()> {
+    match backend {
+        Backend::Sqlite => {
+            let Some(first) = ids.iter().min() else {
+                return Ok(());
+            };
+            conn.execute(
+                "UPDATE tag_counts_pending SET from_event = MIN(COALESCE(from_event, $1), $1) \
+                 WHERE id = 1",
+                &[Val::Int(*first)],
+            )
+            .await?;
+        }
+        Backend::Postgres => {
+            let mut list = String::with_capacity(ids.len() * 8);
+            let mut digits = itoa::Buffer::new();
+            for (i, id) in ids.iter().enumerate() {
+                if i > 0 {
+                    list.push(',');
+                }
+                list.push_str(digits.format(*id));
+            }
+            conn.execute(
+                "INSERT INTO tag_counts_pending (events) VALUES ($1)",
+                &[Val::Text(&list)],
+            )
+            .await?;
+        }
+    }
     Ok(())
 }
 
-/// Counts the events that batches marked as not counted yet, if any.
-pub(in crate::sql) async fn flush(conn: &mut impl Exec) -> Result<()> {
-    let from = match conn
-        .fetch(
-            "SELECT from_event FROM tag_counts_pending WHERE id = 1",
-            &[],
-        )
-        .await?
-        .first()
-    {
-        Some(row) => row.opt_int(0)?,
-        None => None,
+/// Counts the events that batches recorded as not counted yet, if any.
+pub(in crate::sql) async fn flush(conn: &mut impl Exec, backend: Backend) -> Result<()> {
+    let rows = match backend {
+        Backend::Sqlite => match from_mark(conn).await? {
+            Some(rows) => rows,
+            None => return Ok(()),
+        },
+        Backend::Postgres => listed(conn).await?,
     };
-    let Some(from) = from else {
-        return Ok(());
-    };
-    let rows = conn
-        .fetch(
-            "SELECT issue_id, timestamp_ms, tags FROM events \
-             WHERE id >= $1 AND issue_id IS NOT NULL ORDER BY id",
-            &[Val::Int(from)],
-        )
-        .await?;
     let stored: Vec<(i64, i64, String)> = rows
         .iter()
         .map(|row| Ok((row.int(0)?, row.int(1)?, row.text(2)?)))
@@ -71,12 +87,71 @@ pub(in crate::sql) async fn flush(conn: &mut impl Exec) -> Result<()> {
         (*issue, *ts, pairs)
     }));
     write_tag_counts(conn, counts).await?;
-    conn.execute(
-        "UPDATE tag_counts_pending SET from_event = NULL WHERE id = 1",
-        &[],
-    )
-    .await?;
+    if backend == Backend::Sqlite {
+        conn.execute(
+            "UPDATE tag_counts_pending SET from_event = NULL WHERE id = 1",
+            &[],
+        )
+        .await?;
+    }
     Ok(())
+}
+
+/// SQLite: the events from the mark on, in row order; `None` without a mark.
+async fn from_mark(conn: &mut impl Exec) -> Result<Option<Vec<DbRow>>> {
+    let from = match conn
+        .fetch(
+            "SELECT from_event FROM tag_counts_pending WHERE id = 1",
+            &[],
+        )
+        .await?
+        .first()
+    {
+        Some(row) => row.opt_int(0)?,
+        None => None,
+    };
+    let Some(from) = from else {
+        return Ok(None);
+    };
+    let rows = conn
+        .fetch(
+            "SELECT issue_id, timestamp_ms, tags FROM events \
+             WHERE id >= $1 AND issue_id IS NOT NULL ORDER BY id",
+            &[Val::Int(from)],
+        )
+        .await?;
+    Ok(Some(rows))
+}
+
+/// PostgreSQL: the events of every batch recorded so far, whose records this
+/// transaction deletes (and so holds until it commits).
+async fn listed(conn: &mut impl Exec) -> Result<Vec<DbRow>> {
+    let mut ids = Vec::new();
+    for row in conn
+        .fetch("DELETE FROM tag_counts_pending RETURNING events", &[])
+        .await?
+    {
+        for id in row.text(0)?.split(',') {
+            match id.parse::<i64>() {
+                Ok(id) => ids.push(id),
+                // Written by `mark` from integers; a bad entry must not stop every flush.
+                Err(_) => tracing::warn!(%id, "pending tag count entry unreadable; skipped"),
+            }
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(ID_CHUNK) {
+        let sql = format!(
+            "SELECT issue_id, timestamp_ms, tags FROM events \
+             WHERE id IN ({}) AND issue_id IS NOT NULL ORDER BY id",
+            placeholders(1, chunk.len())
+        );
+        let args: Vec<Val> = chunk.iter().map(|id| Val::Int(*id)).collect();
+        rows.extend(conn.fetch(&sql, &args).await?);
+    }
+    Ok(rows)
 }
 
 type Tag<'a> = (Cow<'a, str>, Cow<'a, str>);

@@ -34,8 +34,8 @@ pub(super) struct Fresh<'a> {
 pub(in crate::sql) enum TagCounts {
     /// In the batch's own transaction.
     Now,
-    /// Later, for many batches at once (`flush_tag_counts`); the batch only marks its
-    /// events as not counted yet. SQLite files only.
+    /// Later, for many batches at once (`flush_tag_counts`); the batch only records its
+    /// events as not counted yet. SQLite files and PostgreSQL.
     Deferred,
 }
 

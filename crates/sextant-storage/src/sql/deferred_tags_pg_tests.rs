@@ -1,0 +1,160 @@
+//! Tag value counts that PostgreSQL nodes defer past their batches: every batch counted
+//! once whichever node flushes, nodes flushing at once, a node that stopped without
+//! flushing, and events deleted before their flush. Each test gets a fresh database on
+//! the local server (`SEXTANT_TEST_PG_URL`, as the conformance suite).
+
+use std::time::{Duration, Instant};
+
+use sqlx::{AssertSqlSafe, Connection};
+
+use super::deferred_tags_tests::{
+    browser_counts, event, ingest, project_id, scalar, stored_counts,
+};
+use super::{SqlStore, open};
+use crate::model::*;
+
+const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A database of its own, dropped by [`Database::drop_now`] at the end of a test that
+/// passed (one that failed leaves it behind to look at).
+struct Database {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl Database {
+    async fn create() -> Database {
+        sqlx::any::install_default_drivers();
+        let admin = std::env::var("SEXTANT_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.into());
+        let name = format!("sextant_unit_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::AnyConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required: {e}"));
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let (path, query) = admin.split_once('?').unwrap_or((&admin, ""));
+        let base = &path[..path.rfind('/').expect("URL with a database")];
+        let url = match query {
+            "" => format!("{base}/{name}"),
+            q => format!("{base}/{name}?{q}"),
+        };
+        Database { admin, name, url }
+    }
+
+    /// A node: a store on this database whose clock has no counts waiting, so that no
+    /// flush falls due while a test looks at what its batches recorded.
+    async fn node(&self) -> SqlStore {
+        let store = open(&self.url).await.unwrap();
+        store.tag_flush.flushed();
+        store
+    }
+
+    async fn drop_now(self) {
+        let mut conn = sqlx::AnyConnection::connect(&self.admin).await.unwrap();
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        sqlx::query(AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+async fn pending(store: &SqlStore) -> Option<i64> {
+    scalar(store, "SELECT COUNT(*) FROM tag_counts_pending").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_batch_is_counted_once_whichever_node_flushes() {
+    let db = Database::create().await;
+    let (a, b) = (db.node().await, db.node().await);
+    let p = project_id(&a).await;
+    let issue = ingest(
+        &a,
+        p,
+        vec![event(p, 1, "h", "Firefox"), event(p, 2, "h", "Chrome")],
+    )
+    .await[0];
+    ingest(&b, p, vec![event(p, 3, "h", "Chrome")]).await;
+    assert_eq!(pending(&a).await, Some(2), "one record per batch");
+    assert_eq!(stored_counts(&a).await, None);
+
+    // B's read counts A's batch too, and a read on A afterwards finds nothing left.
+    let expected = [("Chrome".to_string(), 2), ("Firefox".to_string(), 1)];
+    assert_eq!(browser_counts(&b, issue).await, expected);
+    assert_eq!(pending(&a).await, Some(0));
+    assert_eq!(browser_counts(&a, issue).await, expected);
+    // Three events, two tags each.
+    assert_eq!(stored_counts(&a).await, Some(6));
+
+    // Both nodes flush at once: one counts the records, the other finds them gone.
+    ingest(&a, p, vec![event(p, 4, "h", "Safari")]).await;
+    ingest(&b, p, vec![event(p, 5, "h", "Safari")]).await;
+    let (ra, rb) = tokio::join!(a.settle_tag_counts(), b.settle_tag_counts());
+    ra.unwrap();
+    rb.unwrap();
+    assert_eq!(pending(&a).await, Some(0));
+    assert_eq!(stored_counts(&a).await, Some(10));
+    assert_eq!(
+        browser_counts(&a, issue).await,
+        [
+            ("Chrome".to_string(), 2),
+            ("Safari".to_string(), 2),
+            ("Firefox".to_string(), 1)
+        ]
+    );
+
+    drop((a, b));
+    db.drop_now().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_counts_what_a_stopped_one_deferred() {
+    let db = Database::create().await;
+    let a = db.node().await;
+    let p = project_id(&a).await;
+    ingest(&a, p, vec![event(p, 1, "h", "Firefox")]).await;
+    ingest(&a, p, vec![event(p, 2, "h", "Firefox")]).await;
+    // Stopped without a flush, as by a crash.
+    drop(a);
+
+    // A node that starts counts as waiting from then on: its idle rounds flush once that
+    // has lasted long enough, with no batch or read of its own.
+    let c = open(&db.url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pending(&c).await != Some(0) {
+        assert!(
+            Instant::now() < deadline,
+            "the stopped node's counts were never flushed"
+        );
+        let idle = c
+            .process_inbox(10, &|_: &[InboxRow]| panic!("nothing is queued"))
+            .await
+            .unwrap();
+        assert_eq!(idle.rows, 0);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(stored_counts(&c).await, Some(4));
+
+    drop(c);
+    db.drop_now().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_deleted_before_their_flush_are_not_counted() {
+    let db = Database::create().await;
+    let a = db.node().await;
+    let p = project_id(&a).await;
+    let gone = ingest(&a, p, vec![event(p, 1, "a", "Firefox")]).await[0];
+    let kept = ingest(&a, p, vec![event(p, 2, "b", "Chrome")]).await[0];
+    a.delete_issues(&[gone]).await.unwrap();
+
+    assert_eq!(browser_counts(&a, kept).await, [("Chrome".to_string(), 1)]);
+    assert_eq!(pending(&a).await, Some(0));
+    assert_eq!(stored_counts(&a).await, Some(2));
+
+    drop(a);
+    db.drop_now().await;
+}
