@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 use rusqlite::Connection;
 use sqlx::Row;
@@ -14,7 +13,7 @@ use super::ingest_write::{FlushClock, TagCounts};
 use super::journal::{self, Journal, Position};
 use super::lite::{self, Lite};
 use super::rows::{self, INBOX_COLUMNS};
-use super::tag_flush::{flush_deferred, flush_on_writer};
+use super::tag_flush::{after_batch_on_writer, flush_deferred, flush_if_due};
 use super::{Backend, ID_CHUNK, SqlStore, ingest_write, legacy_spool, placeholders, value_rows};
 use crate::model::*;
 use crate::{ProcessFn, ProcessReport, Result, StoreError};
@@ -165,10 +164,8 @@ impl SqlStore {
         if rows.is_empty() {
             // Nothing was read that needs keeping; end the transaction without a commit.
             tx.rollback().await?;
-            // Idle: counts deferred by the last batches should not wait for the next ones.
-            if deferred && self.tag_flush.due(Instant::now()) {
-                let _turn = self.batch_writes.lock().await;
-                self.flush_postgres().await?;
+            if deferred {
+                self.flush_postgres_if_due().await?;
             }
             return Ok(ProcessReport::default());
         }
@@ -194,13 +191,8 @@ impl SqlStore {
         tx.commit().await?;
         if deferred {
             // Still this node's turn, so no batch of it commits between a flush and the
-            // clock's reset. A due flush commits after the batch, as on SQLite.
-            self.tag_flush.deferred(Instant::now());
-            if self.tag_flush.due(Instant::now())
-                && let Err(err) = self.flush_postgres().await
-            {
-                tracing::warn!(error = %err, "tag value counts not flushed; retried later");
-            }
+            // clock's reset.
+            self.after_postgres_batch().await;
         }
         Ok(report)
     }
@@ -252,10 +244,7 @@ async fn process_journal(
 ) -> Result<ProcessReport> {
     let mut pending = journal.read(limit as usize)?;
     if pending.is_empty() {
-        // Idle: counts deferred by the last batches should not wait for the next ones.
-        if clock.due(Instant::now()) {
-            flush_deferred(lite, clock).await?;
-        }
+        flush_if_due(lite, clock).await?;
         return Ok(ProcessReport::default());
     }
     let rows = std::mem::take(&mut pending.rows);
@@ -294,17 +283,7 @@ async fn process_journal(
                 lite::unsynced_transaction(conn, body)
             };
             if written.is_ok() {
-                // Noted on the writer thread, in the order the batches commit. A due flush
-                // commits on its own after the batch, so the batch's events are visible
-                // without waiting for it.
-                clock.deferred(Instant::now());
-                if clock.due(Instant::now())
-                    && let Err(err) = flush_on_writer(conn, &clock)
-                {
-                    // Not the batch's failure: the mark stays, and the next flush counts
-                    // those events.
-                    tracing::warn!(error = %err, "tag value counts not flushed; retried later");
-                }
+                after_batch_on_writer(conn, &clock);
             }
             written
         })

@@ -3,6 +3,7 @@
 //! and before a read of them, so that reads see every processed event.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use rusqlite::Connection;
 
@@ -37,10 +38,30 @@ impl SqlStore {
         }
     }
 
+    /// After a PostgreSQL batch that deferred its counts committed, with this node's
+    /// batch turn still held: a due flush commits on its own after the batch.
+    pub(super) async fn after_postgres_batch(&self) {
+        if self.tag_flush.deferred(Instant::now())
+            && let Err(err) = self.flush_postgres().await
+        {
+            not_flushed(&err);
+        }
+    }
+
+    /// An idle PostgreSQL round: counts deferred by the last batches should not wait for
+    /// the next ones.
+    pub(super) async fn flush_postgres_if_due(&self) -> Result<()> {
+        if !self.tag_flush.due(Instant::now()) {
+            return Ok(());
+        }
+        let _turn = self.batch_writes.lock().await;
+        self.flush_postgres().await
+    }
+
     /// Flushes deferred counts on PostgreSQL, every node's, in a transaction of its own.
     /// The caller holds this node's batch turn (`batch_writes`), so that no batch of this
     /// node commits between the flush and the clock's reset.
-    pub(super) async fn flush_postgres(&self) -> Result<()> {
+    async fn flush_postgres(&self) -> Result<()> {
         let mut tx = self.begin_write().await?;
         // Like a batch's commit: if it is lost in a crash, the deletion of the records it
         // counted is lost with it, and the next flush counts those events.
@@ -54,6 +75,32 @@ impl SqlStore {
     }
 }
 
+/// After an SQLite batch that deferred its counts committed, on the writer thread, in the
+/// order batches commit: a due flush commits on its own after the batch, so the batch's
+/// events are visible without waiting for it.
+pub(super) fn after_batch_on_writer(conn: &mut Connection, clock: &FlushClock) {
+    if clock.deferred(Instant::now())
+        && let Err(err) = flush_on_writer(conn, clock)
+    {
+        not_flushed(&err);
+    }
+}
+
+/// An idle SQLite round: counts deferred by the last batches should not wait for the
+/// next ones.
+pub(super) async fn flush_if_due(lite: &Lite, clock: &Arc<FlushClock>) -> Result<()> {
+    if !clock.due(Instant::now()) {
+        return Ok(());
+    }
+    flush_deferred(lite, clock).await
+}
+
+/// A failed flush after a batch is not the batch's failure: the record of what is not
+/// counted stays, and the next flush counts those events.
+fn not_flushed(err: &crate::StoreError) {
+    tracing::warn!(error = %err, "tag value counts not flushed; retried later");
+}
+
 /// Flushes an SQLite file's deferred counts in a transaction of their own.
 pub(super) async fn flush_deferred(lite: &Lite, clock: &Arc<FlushClock>) -> Result<()> {
     let clock = Arc::clone(clock);
@@ -61,7 +108,7 @@ pub(super) async fn flush_deferred(lite: &Lite, clock: &Arc<FlushClock>) -> Resu
 }
 
 /// `flush_deferred`, on the writer thread.
-pub(super) fn flush_on_writer(conn: &mut Connection, clock: &FlushClock) -> Result<()> {
+fn flush_on_writer(conn: &mut Connection, clock: &FlushClock) -> Result<()> {
     lite::unsynced_transaction(conn, |conn| {
         run_ready(flush_tag_counts(&mut LiteConn(conn), Backend::Sqlite))
     })?;

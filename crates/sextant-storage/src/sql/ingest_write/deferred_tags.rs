@@ -206,9 +206,11 @@ impl FlushClock {
     }
 
     /// After a committed batch that deferred counts: they wait from now on, unless
-    /// earlier ones already do.
-    pub(in crate::sql) fn deferred(&self, now: Instant) {
-        self.0.lock().expect("flush clock lock").get_or_insert(now);
+    /// earlier ones already do. Returns whether they have waited long enough to be
+    /// flushed.
+    pub(in crate::sql) fn deferred(&self, now: Instant) -> bool {
+        let mut since = self.0.lock().expect("flush clock lock");
+        now.duration_since(*since.get_or_insert(now)) >= FLUSH_AFTER
     }
 
     /// After a committed flush: nothing waits.
