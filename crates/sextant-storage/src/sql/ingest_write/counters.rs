@@ -36,8 +36,7 @@ pub(super) async fn apply(
             write_tag_counts(conn, counts).await
         }
         TagCounts::Deferred => {
-            let ids: Vec<i64> = fresh.iter().map(|f| f.row_id).collect();
-            super::deferred_tags::mark(conn, backend, &ids).await
+            super::deferred_tags::mark(conn, backend, fresh.iter().map(|f| f.row_id)).await
         }
     }
 }

@@ -32,27 +32,31 @@ use super::counters::{tally, write_tag_counts};
 use crate::Result;
 
 /// Notes that the events with these row ids are not counted yet.
-pub(super) async fn mark(conn: &mut impl Exec, backend: Backend, ids: &[i64]) -> Result<()> {
+pub(super) async fn mark(
+    conn: &mut impl Exec,
+    backend: Backend,
+    ids: impl Iterator<Item = i64>,
+) -> Result<()> {
     match backend {
         Backend::Sqlite => {
-            let Some(first) = ids.iter().min() else {
+            let Some(first) = ids.min() else {
                 return Ok(());
             };
             conn.execute(
                 "UPDATE tag_counts_pending SET from_event = MIN(COALESCE(from_event, $1), $1) \
                  WHERE id = 1",
-                &[Val::Int(*first)],
+                &[Val::Int(first)],
             )
             .await?;
         }
         Backend::Postgres => {
-            let mut list = String::with_capacity(ids.len() * 8);
+            let mut list = String::new();
             let mut digits = itoa::Buffer::new();
-            for (i, id) in ids.iter().enumerate() {
+            for (i, id) in ids.enumerate() {
                 if i > 0 {
                     list.push(',');
                 }
-                list.push_str(digits.format(*id));
+                list.push_str(digits.format(id));
             }
             conn.execute(
                 "INSERT INTO tag_counts_pending (events) VALUES ($1)",
