@@ -286,3 +286,26 @@ fn absurd_timestamps_normalize() {
         "absurd sent_at"
     );
 }
+
+#[test]
+fn text_that_is_not_utf8_as_a_whole_is_judged_string_by_string() {
+    // Non-ASCII UTF-8 parses the same whichever way the text is checked.
+    let e = norm(json!({"message": "Zürich 東京 🚀", "tags": {"stadt": "Zürich"}}));
+    assert_eq!(e.message(), "Zürich 東京 🚀");
+    assert!(e.tags().contains(&("stadt".into(), "Zürich".into())));
+
+    // A stray byte in a string the index parse skips: the index still builds, as it
+    // did when every string was checked on its own; the full parse refuses it.
+    let skipped = b"{\"message\":\"boom\",\"extra\":{\"raw\":\"\xff\"}}";
+    let e = normalize_event_for_index(skipped, &ctx()).unwrap();
+    assert_eq!(e.message(), "boom");
+    assert!(matches!(
+        normalize_event(skipped, &ctx()),
+        Err(EventError::InvalidJson(_))
+    ));
+
+    // In a string both keep, both refuse it.
+    let kept = b"{\"message\":\"bo\xffom\"}";
+    assert!(normalize_event_for_index(kept, &ctx()).is_err());
+    assert!(normalize_event(kept, &ctx()).is_err());
+}
