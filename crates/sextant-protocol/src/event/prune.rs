@@ -50,19 +50,7 @@ impl Scope {
 /// Parses `payload` like `serde_json::from_slice::<Value>`, leaving out what pruning
 /// skips (the skipped values must still be valid JSON).
 pub(super) fn parse(payload: &[u8]) -> serde_json::Result<Value> {
-    // Checked as UTF-8 whole first, as in `super::parse_json`.
-    match std::str::from_utf8(payload) {
-        Ok(text) => parse_from(serde_json::Deserializer::from_str(text)),
-        Err(_) => parse_from(serde_json::Deserializer::from_slice(payload)),
-    }
-}
-
-fn parse_from<'de, R: serde_json::de::Read<'de>>(
-    mut de: serde_json::Deserializer<R>,
-) -> serde_json::Result<Value> {
-    let value = Pruned(Scope::Root).deserialize(&mut de)?;
-    de.end()?;
-    Ok(value)
+    super::parse_with(payload, Pruned(Scope::Root))
 }
 
 struct Pruned(Scope);
