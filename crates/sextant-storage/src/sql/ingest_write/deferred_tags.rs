@@ -160,26 +160,16 @@ async fn listed(conn: &mut impl Exec) -> Result<Vec<DbRow>> {
 
 type Tag<'a> = (Cow<'a, str>, Cow<'a, str>);
 
-/// An event's stored tags (`[[key, value], …]`), borrowed from the text unless a string
-/// has an escape in it. `None`, with a warning, for text that does not read back: it was
-/// written by `insert_events` from the same type, and one bad row must not stop every
-/// later flush, and so every batch.
+/// A string of the stored tags: borrowed from the text, owned only if it has an escape.
+#[derive(serde::Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// An event's stored tags (`[[key, value], …]`), read in one pass. `None`, with a
+/// warning, for text that does not read back: it was written by `insert_events` from the
+/// same type, and one bad row must not stop every later flush, and so every batch.
 fn parse_tags(text: &str) -> Option<Vec<Tag<'_>>> {
-    if let Ok(pairs) = serde_json::from_str::<Vec<(&str, &str)>>(text) {
-        return Some(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        );
-    }
-    match serde_json::from_str::<Vec<(String, String)>>(text) {
-        Ok(pairs) => Some(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        ),
+    match serde_json::from_str::<Vec<(Text, Text)>>(text) {
+        Ok(pairs) => Some(pairs.into_iter().map(|(Text(k), Text(v))| (k, v)).collect()),
         Err(err) => {
             tracing::warn!(error = %err, "stored event tags unreadable; not counted");
             None
@@ -220,5 +210,21 @@ impl FlushClock {
     /// After a committed flush: nothing waits.
     pub(in crate::sql) fn flushed(&self) {
         *self.0.lock().expect("flush clock lock") = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_borrow_the_text_unless_escaped() {
+        let tags = parse_tags(r#"[["browser","Firefox"],["q","say \"hi\""]]"#).unwrap();
+        assert!(matches!(
+            &tags[0],
+            (Cow::Borrowed("browser"), Cow::Borrowed("Firefox"))
+        ));
+        assert!(matches!(&tags[1].1, Cow::Owned(v) if v == r#"say "hi""#));
+        assert!(parse_tags("{}").is_none());
     }
 }
