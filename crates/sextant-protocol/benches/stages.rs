@@ -3,6 +3,10 @@
 //!
 //! Run with `cargo bench -p sextant-protocol --bench stages`.
 
+/// The server's allocator, so that allocation costs here what it costs in `sextant serve`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod support;
 
 use divan::counter::BytesCount;

@@ -4,6 +4,10 @@
 //!
 //! Run with `cargo bench -p sextant-server --bench stages`.
 
+/// The server's allocator, so that allocation costs here what it costs in `sextant serve`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../../sextant-protocol/benches/support/mod.rs"]
 mod support;
 

@@ -4,6 +4,10 @@
 //!
 //! Run with `cargo bench -p sextant-storage --bench stages`.
 
+/// The server's allocator, so that allocation costs here what it costs in `sextant serve`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
