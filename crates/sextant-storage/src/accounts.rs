@@ -125,9 +125,28 @@ pub trait AccountStore: Send + Sync + 'static {
 
     // --- organizations ------------------------------------------------------------------
 
+    // Every membership change below refuses with `LastOwner`, changing nothing, when it
+    // would take the organization's last owner away; concurrent changes are serialized
+    // per organization, so two owners demoting each other cannot both succeed.
+
     /// Adds or changes a membership.
     async fn set_member(&self, org_id: i64, user_id: i64, role: Role) -> Result<()>;
+    /// `NotFound` for a non-member.
     async fn remove_member(&self, org_id: i64, user_id: i64) -> Result<()>;
+    /// Changes a member's role (`Some`) or removes them (`None`), only while their role is
+    /// still `current`: `Conflict` when it changed meanwhile, so a decision taken on the
+    /// role read before (who may change whom) holds when it applies. `NotFound` for a
+    /// non-member.
+    async fn change_member(
+        &self,
+        org_id: i64,
+        user_id: i64,
+        current: Role,
+        to: Option<Role>,
+    ) -> Result<()>;
+    /// Makes the user a member with at least `role`: adds them, or raises their role,
+    /// but never lowers it. Returns the role they hold afterwards.
+    async fn grant_member(&self, org_id: i64, user_id: i64, role: Role) -> Result<Role>;
     async fn list_members(&self, org_id: i64) -> Result<Vec<Member>>;
     /// The user's organizations, by organization id.
     async fn memberships(&self, user_id: i64) -> Result<Vec<Membership>>;

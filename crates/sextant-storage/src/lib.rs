@@ -22,6 +22,9 @@ pub enum StoreError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The change would leave an organization without an owner.
+    #[error("an organization needs at least one owner")]
+    LastOwner,
     #[error("invalid database url: {0}")]
     BadUrl(String),
     #[error("database error: {0}")]

@@ -14,6 +14,8 @@ mod admin;
 mod ingest;
 #[path = "conformance/lifecycle.rs"]
 mod lifecycle;
+#[path = "conformance/members.rs"]
+mod members;
 #[path = "conformance/releases.rs"]
 mod releases;
 #[path = "conformance/search.rs"]
@@ -41,6 +43,9 @@ conformance! {
     lifecycle::resolved_in_next_release,
     lifecycle::ignored_stays_ignored,
     lifecycle::update_and_delete_issues,
+    members::the_last_owner_stays,
+    members::member_changes_apply_to_the_role_read,
+    members::grants_never_lower_a_role,
     releases::releases_upsert_get_list,
     releases::deploys_per_environment_in_order,
     releases::commits_with_files_roundtrip,

@@ -31,6 +31,7 @@ impl From<StoreError> for UiError {
         match e {
             StoreError::NotFound => UiError::NotFound,
             StoreError::Conflict(msg) => UiError::BadRequest(msg),
+            StoreError::LastOwner => UiError::BadRequest(e.to_string()),
             other => UiError::Internal(other.to_string()),
         }
     }

@@ -317,9 +317,10 @@ pub async fn invite_accept(
     let next = format!("/orgs/{}/settings", org.slug);
     if let Some(viewer) = current(&headers, &state).await? {
         viewer.form(&body)?;
+        // An invite adds a role, never takes one away: a member with a higher role keeps it.
         state
             .store
-            .set_member(org.id, viewer.user.id, invite.role)
+            .grant_member(org.id, viewer.user.id, invite.role)
             .await?;
         state.store.delete_invite(invite.id).await?;
         return Ok(Redirect::to(&next).into_response());
@@ -345,7 +346,7 @@ pub async fn invite_accept(
     }
     let hash = hash_password(password).map_err(|e| UiError::Internal(e.to_string()))?;
     let user = state.store.create_user(&email, &hash).await?;
-    state.store.set_member(org.id, user.id, invite.role).await?;
+    state.store.grant_member(org.id, user.id, invite.role).await?;
     state.store.delete_invite(invite.id).await?;
     sign_in(&state, &user, &next).await
 }

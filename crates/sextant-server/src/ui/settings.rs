@@ -6,7 +6,7 @@ use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use sextant_storage::{Organization, Role};
+use sextant_storage::{Organization, Role, StoreError};
 
 use super::error::{UiError, UiResult};
 use super::format::ago;
@@ -128,7 +128,8 @@ pub async fn org(
 }
 
 /// Changes a member's role or removes them. Owners alone may grant, change or remove the
-/// owner role, and the last owner cannot be removed or demoted.
+/// owner role, and the last owner cannot be removed or demoted (the store refuses it, so
+/// two owners demoting each other at once cannot both succeed either).
 pub async fn member_action(
     viewer: Viewer,
     State(state): State<AppState>,
@@ -159,22 +160,18 @@ pub async fn member_action(
     if touches_owner && my_role < Role::Owner {
         return Err(UiError::Forbidden("Only owners can change owners.".into()));
     }
-    let owners = members.iter().filter(|m| m.role == Role::Owner).count();
-    if target.role == Role::Owner && new_role != Some(Role::Owner) && owners <= 1 {
-        return org_page(
-            &state,
-            &viewer,
-            &slug,
-            String::new(),
-            "An organization needs at least one owner.",
-        )
-        .await;
-    }
-    match new_role {
-        Some(role) => state.store.set_member(org.id, user_id, role).await?,
-        None => state.store.remove_member(org.id, user_id).await?,
-    }
-    Ok(Redirect::to(&format!("/orgs/{slug}/settings")).into_response())
+    // Applied only while the role is still the one the permission check above saw.
+    let refusal = match state
+        .store
+        .change_member(org.id, user_id, target.role, new_role)
+        .await
+    {
+        Ok(()) => return Ok(Redirect::to(&format!("/orgs/{slug}/settings")).into_response()),
+        Err(StoreError::LastOwner) => "An organization needs at least one owner.",
+        Err(StoreError::Conflict(_)) => "That member's role changed meanwhile; try again.",
+        Err(e) => return Err(e.into()),
+    };
+    org_page(&state, &viewer, &slug, String::new(), refusal).await
 }
 
 /// Creates an invite link (shown once) or revokes a pending one.

@@ -21,4 +21,5 @@ mod sdk_python;
 mod sdk_raven;
 mod sdk_rust;
 mod sdk_sessions;
+mod security_accounts;
 mod ui_releases;

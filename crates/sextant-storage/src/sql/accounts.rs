@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
+use super::members::{self, Current};
 use super::rows::{self, ORG_COLUMNS};
 use super::{SqlStore, now_ms, placeholders};
 use crate::accounts::*;
@@ -180,36 +181,25 @@ impl AccountStore for SqlStore {
     }
 
     async fn set_member(&self, org_id: i64, user_id: i64, role: Role) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        let updated =
-            sqlx::query("UPDATE org_members SET role = $3 WHERE org_id = $1 AND user_id = $2")
-                .bind(org_id)
-                .bind(user_id)
-                .bind(role.as_str())
-                .execute(&mut *tx)
-                .await?;
-        if updated.rows_affected() == 0 {
-            sqlx::query(
-                "INSERT INTO org_members (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(org_id)
-            .bind(user_id)
-            .bind(role.as_str())
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        members::change(self, org_id, user_id, Current::AnyOrNone, Some(role)).await
     }
 
     async fn remove_member(&self, org_id: i64, user_id: i64) -> Result<()> {
-        let done = sqlx::query("DELETE FROM org_members WHERE org_id = $1 AND user_id = $2")
-            .bind(org_id)
-            .bind(user_id)
-            .execute(&self.writer)
-            .await?;
-        not_found_if_none(done.rows_affected())
+        members::change(self, org_id, user_id, Current::Member, None).await
+    }
+
+    async fn change_member(
+        &self,
+        org_id: i64,
+        user_id: i64,
+        current: Role,
+        to: Option<Role>,
+    ) -> Result<()> {
+        members::change(self, org_id, user_id, Current::Exactly(current), to).await
+    }
+
+    async fn grant_member(&self, org_id: i64, user_id: i64, role: Role) -> Result<Role> {
+        members::grant(self, org_id, user_id, role).await
     }
 
     async fn list_members(&self, org_id: i64) -> Result<Vec<Member>> {

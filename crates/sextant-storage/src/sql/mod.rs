@@ -12,6 +12,7 @@ mod issues;
 mod journal;
 mod legacy_spool;
 mod lite;
+mod members;
 mod releases;
 mod rows;
 mod search;

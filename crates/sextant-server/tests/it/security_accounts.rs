@@ -1,0 +1,141 @@
+//! Account security: invites never lower a role, admins cannot touch owners, and an
+//! organization always keeps an owner.
+
+use sextant_storage::Role;
+
+use crate::support::TestApp;
+use crate::support::accounts::Browser;
+
+const PASSWORD: &str = "correct horse battery";
+
+fn role_in_default(app: &TestApp, user_id: i64) -> Option<Role> {
+    let org = app.block_on(app.store().get_org("default")).unwrap();
+    app.block_on(app.store().list_members(org.id))
+        .unwrap()
+        .into_iter()
+        .find(|m| m.user_id == user_id)
+        .map(|m| m.role)
+}
+
+/// Creates an invite link to `default` as `by`; returns its path.
+fn invite(app: &TestApp, by: &Browser, role: &str, email: &str) -> String {
+    let r = app.browser_post(
+        by,
+        "/orgs/default/invites",
+        &[("action", "create"), ("role", role), ("email", email)],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let html = r.text();
+    let marker = "id=\"invite-link\">";
+    let at = html.find(marker).expect("invite link shown") + marker.len();
+    let link = &html[at..at + html[at..].find('<').unwrap()];
+    link.trim_start_matches(&app.base_url).to_string()
+}
+
+// --- roles --------------------------------------------------------------------------
+
+#[test]
+fn an_invite_never_lowers_a_members_role() {
+    let app = TestApp::spawn();
+    let olive = app.create_user(
+        "olive@example.com",
+        PASSWORD,
+        Some(("default", Role::Owner)),
+    );
+    let adam = app.create_user("adam@example.com", PASSWORD, Some(("default", Role::Admin)));
+    let mia = app.create_user("mia@example.com", PASSWORD, Some(("default", Role::Member)));
+    let olive_b = app.sign_in("olive@example.com", PASSWORD);
+    let adam_b = app.sign_in("adam@example.com", PASSWORD);
+
+    // The only owner follows an admin's member invite: she stays owner.
+    let link = invite(&app, &adam_b, "member", "olive@example.com");
+    let r = app.browser_post(&olive_b, &link, &[]);
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(role_in_default(&app, olive), Some(Role::Owner));
+
+    // An admin following a member invite stays admin.
+    let link = invite(&app, &olive_b, "member", "adam@example.com");
+    assert_eq!(app.browser_post(&adam_b, &link, &[]).status, 303);
+    assert_eq!(role_in_default(&app, adam), Some(Role::Admin));
+
+    // An invite to a higher role raises it.
+    let mia_b = app.sign_in("mia@example.com", PASSWORD);
+    let link = invite(&app, &olive_b, "admin", "mia@example.com");
+    assert_eq!(app.browser_post(&mia_b, &link, &[]).status, 303);
+    assert_eq!(role_in_default(&app, mia), Some(Role::Admin));
+}
+
+#[test]
+fn admins_cannot_change_owners_and_the_last_owner_stays() {
+    let app = TestApp::spawn();
+    let olive = app.create_user(
+        "olive@example.com",
+        PASSWORD,
+        Some(("default", Role::Owner)),
+    );
+    let adam = app.create_user("adam@example.com", PASSWORD, Some(("default", Role::Admin)));
+    let olive_b = app.sign_in("olive@example.com", PASSWORD);
+    let adam_b = app.sign_in("adam@example.com", PASSWORD);
+    let olive_id = olive.to_string();
+    let adam_id = adam.to_string();
+
+    // An admin can neither demote nor remove an owner, nor make anyone owner.
+    for fields in [
+        vec![
+            ("action", "role"),
+            ("role", "member"),
+            ("user_id", olive_id.as_str()),
+        ],
+        vec![
+            ("action", "role"),
+            ("role", "admin"),
+            ("user_id", olive_id.as_str()),
+        ],
+        vec![("action", "remove"), ("user_id", olive_id.as_str())],
+        vec![
+            ("action", "role"),
+            ("role", "owner"),
+            ("user_id", adam_id.as_str()),
+        ],
+    ] {
+        let r = app.browser_post(&adam_b, "/orgs/default/members", &fields);
+        assert_eq!(r.status, 403, "{fields:?}: {}", r.text());
+    }
+    assert_eq!(role_in_default(&app, olive), Some(Role::Owner));
+    assert_eq!(role_in_default(&app, adam), Some(Role::Admin));
+
+    // The last owner can neither step down nor leave.
+    for fields in [
+        vec![
+            ("action", "role"),
+            ("role", "admin"),
+            ("user_id", olive_id.as_str()),
+        ],
+        vec![("action", "remove"), ("user_id", olive_id.as_str())],
+    ] {
+        let r = app.browser_post(&olive_b, "/orgs/default/members", &fields);
+        assert!(
+            r.text().contains("at least one owner"),
+            "{fields:?}: {} {}",
+            r.status,
+            r.text()
+        );
+        assert_eq!(role_in_default(&app, olive), Some(Role::Owner));
+    }
+
+    // With a second owner she may leave.
+    let r = app.browser_post(
+        &olive_b,
+        "/orgs/default/members",
+        &[("action", "role"), ("role", "owner"), ("user_id", &adam_id)],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let r = app.browser_post(
+        &olive_b,
+        "/orgs/default/members",
+        &[("action", "remove"), ("user_id", &olive_id)],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(role_in_default(&app, olive), None);
+    assert_eq!(role_in_default(&app, adam), Some(Role::Owner));
+}

@@ -1,0 +1,125 @@
+//! Membership changes that keep every organization owned.
+//!
+//! A change reads the organization's members and writes in one transaction. On
+//! PostgreSQL the read locks the member rows (`FOR UPDATE`, in user order), so a second
+//! change waits and then sees the first one's result; SQLite write transactions already
+//! run one at a time. Two owners demoting each other at once therefore cannot leave the
+//! organization without an owner.
+
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{Backend, SqlStore, now_ms};
+use crate::accounts::Role;
+use crate::{Result, StoreError};
+
+type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// What the member's role must be for a change to apply.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Current {
+    /// Anything, or not a member yet: the change adds them.
+    AnyOrNone,
+    /// A member, with any role.
+    Member,
+    /// A member with exactly this role.
+    Exactly(Role),
+}
+
+/// The organization's members with their roles, locked until the transaction ends.
+async fn lock_members(tx: &mut Tx, backend: Backend, org_id: i64) -> Result<Vec<(i64, Role)>> {
+    let lock = if backend == Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let sql =
+        format!("SELECT user_id, role FROM org_members WHERE org_id = $1 ORDER BY user_id{lock}");
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(org_id)
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let raw: String = r.try_get("role")?;
+            let role = Role::parse(&raw)
+                .ok_or_else(|| StoreError::Backend(format!("unexpected stored role: {raw:?}")))?;
+            Ok((r.try_get("user_id")?, role))
+        })
+        .collect()
+}
+
+/// Sets the member's role (`Some`) or removes them (`None`) if their role is as
+/// `current` expects and an owner remains.
+pub(super) async fn change(
+    store: &SqlStore,
+    org_id: i64,
+    user_id: i64,
+    current: Current,
+    to: Option<Role>,
+) -> Result<()> {
+    let mut tx = store.begin_write().await?;
+    let members = lock_members(&mut tx, store.backend, org_id).await?;
+    let now = members.iter().find(|(id, _)| *id == user_id).map(|m| m.1);
+    match (current, now) {
+        (Current::AnyOrNone, _) | (Current::Member, Some(_)) => {}
+        (Current::Exactly(want), Some(role)) if want == role => {}
+        (Current::Exactly(_), Some(_)) => {
+            return Err(StoreError::Conflict(
+                "the member's role changed meanwhile".into(),
+            ));
+        }
+        (Current::Member | Current::Exactly(_), None) => return Err(StoreError::NotFound),
+    }
+    if now.is_none() && to.is_none() {
+        return Err(StoreError::NotFound);
+    }
+    let owners = members.iter().filter(|m| m.1 == Role::Owner).count();
+    if now == Some(Role::Owner) && to != Some(Role::Owner) && owners <= 1 {
+        return Err(StoreError::LastOwner);
+    }
+    write(&mut tx, org_id, user_id, now, to).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Adds the user with `role` or raises their role to it; never lowers it.
+pub(super) async fn grant(store: &SqlStore, org_id: i64, user_id: i64, role: Role) -> Result<Role> {
+    let mut tx = store.begin_write().await?;
+    let members = lock_members(&mut tx, store.backend, org_id).await?;
+    let now = members.iter().find(|(id, _)| *id == user_id).map(|m| m.1);
+    let after = now.map_or(role, |r| r.max(role));
+    if now != Some(after) {
+        write(&mut tx, org_id, user_id, now, Some(after)).await?;
+    }
+    tx.commit().await?;
+    Ok(after)
+}
+
+async fn write(
+    tx: &mut Tx,
+    org_id: i64,
+    user_id: i64,
+    now: Option<Role>,
+    to: Option<Role>,
+) -> Result<()> {
+    let query = match (now, to) {
+        (_, None) => sqlx::query("DELETE FROM org_members WHERE org_id = $1 AND user_id = $2")
+            .bind(org_id)
+            .bind(user_id),
+        (Some(_), Some(role)) => {
+            sqlx::query("UPDATE org_members SET role = $3 WHERE org_id = $1 AND user_id = $2")
+                .bind(org_id)
+                .bind(user_id)
+                .bind(role.as_str())
+        }
+        (None, Some(role)) => sqlx::query(
+            "INSERT INTO org_members (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(org_id)
+        .bind(user_id)
+        .bind(role.as_str())
+        .bind(now_ms()),
+    };
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
