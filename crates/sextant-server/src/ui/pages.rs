@@ -160,7 +160,8 @@ pub(super) async fn sign_in(state: &AppState, user: &User, next: &str) -> UiResu
 }
 
 pub async fn login_form(Query(q): Query<NextQuery>) -> UiResult<Response> {
-    render(&LoginPage::login(q.next.as_deref().unwrap_or("/"), "", ""))
+    let next = local_path(q.next.as_deref().unwrap_or("/"));
+    render(&LoginPage::login(&next, "", ""))
 }
 
 pub async fn login(
@@ -174,7 +175,7 @@ pub async fn login(
     let form = Form::parse(&body);
     let email = normalize_email(form.text("email"));
     let password = form.get("password").unwrap_or("");
-    let next = form.text("next");
+    let next = &local_path(form.text("next"));
     let ip = Some(addr.ip());
     if let Some(wait) = state.login_throttle.check(&email, ip) {
         return Err(UiError::TooManyAttempts(wait.as_secs().max(1)));
@@ -346,7 +347,10 @@ pub async fn invite_accept(
     }
     let hash = hash_password(password).map_err(|e| UiError::Internal(e.to_string()))?;
     let user = state.store.create_user(&email, &hash).await?;
-    state.store.grant_member(org.id, user.id, invite.role).await?;
+    state
+        .store
+        .grant_member(org.id, user.id, invite.role)
+        .await?;
     state.store.delete_invite(invite.id).await?;
     sign_in(&state, &user, &next).await
 }

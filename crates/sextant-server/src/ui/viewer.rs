@@ -143,11 +143,63 @@ impl Form {
     }
 }
 
-/// A redirect target from user input, kept to local console paths (no open redirect).
+/// A redirect target from user input, kept to local console paths (no open redirect):
+/// `/` alone or followed by anything but a second slash or a backslash, with no
+/// whitespace or control characters anywhere. Browsers drop tabs and newlines from URLs
+/// and read a backslash as a slash, so `/<TAB>/evil.example` or `/\evil.example` would
+/// lead to another site; anything else falls back to `/`.
 pub fn local_path(raw: &str) -> String {
-    if raw.starts_with('/') && !raw.starts_with("//") && !raw.contains('\\') {
+    let mut chars = raw.chars();
+    let local = chars.next() == Some('/')
+        && !matches!(chars.next(), Some('/' | '\\'))
+        && !raw
+            .chars()
+            .any(|c| c == '\\' || c.is_whitespace() || c.is_control());
+    if local {
         raw.to_string()
     } else {
         "/".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_survive_as_redirect_targets() {
+        for ok in [
+            "/",
+            "/account",
+            "/orgs/a/b/?query=1&x=%2F%2F",
+            "/a//b",
+            "/%09/x",
+        ] {
+            assert_eq!(local_path(ok), ok, "{ok:?} is local");
+        }
+        let hostile = [
+            "",
+            "account",
+            "//evil.example/",
+            "///evil.example/",
+            "/\\evil.example/",
+            "\\/evil.example/",
+            "/\t/evil.example/",
+            "/\n/evil.example/",
+            "/\r\n/evil.example/",
+            "/ /evil.example/",
+            "/\u{a0}/evil.example/",
+            "/\u{2028}/evil.example/",
+            "/x\0y",
+            "/x\r\nSet-Cookie: a=b",
+            "/x\u{7f}",
+            "/a\\b",
+            " /account",
+            "https://evil.example/",
+            "javascript:alert(1)",
+        ];
+        for bad in hostile {
+            assert_eq!(local_path(bad), "/", "{bad:?} must fall back to /");
+        }
     }
 }

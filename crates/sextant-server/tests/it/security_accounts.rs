@@ -1,5 +1,5 @@
-//! Account security: invites never lower a role, admins cannot touch owners, and an
-//! organization always keeps an owner.
+//! Account security: invites never lower a role, admins cannot touch owners, an
+//! organization always keeps an owner, and sign-in redirects stay on this server.
 
 use sextant_storage::Role;
 
@@ -138,4 +138,78 @@ fn admins_cannot_change_owners_and_the_last_owner_stays() {
     assert_eq!(r.status, 303, "{}", r.text());
     assert_eq!(role_in_default(&app, olive), None);
     assert_eq!(role_in_default(&app, adam), Some(Role::Owner));
+}
+
+// --- sign-in redirects ----------------------------------------------------------------
+
+/// The `value` of the login form's hidden `next` field.
+fn next_field(html: &str) -> String {
+    let marker = "name=\"next\" value=\"";
+    let at = html.find(marker).expect("next field") + marker.len();
+    html[at..at + html[at..].find('"').unwrap()].replace("&#x2f;", "/")
+}
+
+#[test]
+fn sign_in_redirects_only_to_local_paths() {
+    let app = TestApp::spawn();
+    app.create_user(
+        "nora@example.com",
+        PASSWORD,
+        Some(("default", Role::Member)),
+    );
+    let hostile = [
+        "/\t/evil.example/",
+        "//evil.example/",
+        "/\\evil.example/",
+        "/\r\n/evil.example/",
+        "/x\r\nSet-Cookie: a=b",
+        "/x\0y",
+        "https://evil.example/",
+    ];
+    for (i, next) in hostile.into_iter().enumerate() {
+        let r = app.form_post(
+            None,
+            "/login",
+            &[
+                ("email", "nora@example.com"),
+                ("password", PASSWORD),
+                ("next", next),
+            ],
+            &[],
+        );
+        assert_eq!(r.status, 303, "{next:?}: {}", r.text());
+        assert_eq!(r.header("location"), Some("/"), "{next:?}");
+
+        let form = app.page("", &format!("/login?next={}", crate::support::encode(next)));
+        assert_eq!(form.status, 200, "{next:?}");
+        assert_eq!(next_field(&form.text()), "/", "{next:?}");
+        // A failed sign-in shows the form again, with the same safe target.
+        let r = app.form_post(
+            None,
+            "/login",
+            &[
+                ("email", &format!("nobody{i}@example.com")),
+                ("password", "wrong password"),
+                ("next", next),
+            ],
+            &[],
+        );
+        assert_eq!(r.status, 401, "{next:?}");
+        assert_eq!(next_field(&r.text()), "/", "{next:?}");
+    }
+
+    let r = app.form_post(
+        None,
+        "/login",
+        &[
+            ("email", "nora@example.com"),
+            ("password", PASSWORD),
+            ("next", "/orgs/default/default/?query=is%3Aunresolved"),
+        ],
+        &[],
+    );
+    assert_eq!(
+        r.header("location"),
+        Some("/orgs/default/default/?query=is%3Aunresolved")
+    );
 }
