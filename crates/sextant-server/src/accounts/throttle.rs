@@ -1,9 +1,10 @@
-//! Login throttling: failures are counted per (email, client IP); after a few, further
-//! attempts for that pair are refused with 429 for a delay that doubles with each failure.
-//! Kept in memory: a restart forgets it, which only ever makes the limit looser.
+//! Throttling of failed credential checks, per client address (`ingest::client_ip`, which
+//! honours `trust_forwarded_for`): sign-ins per email, current-password checks per user,
+//! and invite redemptions. After a few failures further attempts with that key are
+//! refused with 429 for a delay that doubles with each failure. Kept in memory: a restart
+//! forgets it, which only ever makes the limit looser.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,47 @@ const BASE_DELAY: Duration = Duration::from_secs(2);
 const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
 /// Entries are forgotten this long after their last failure.
 const FORGET_AFTER: Duration = Duration::from_secs(60 * 60);
+/// Entries kept at most; past it the stalest is dropped. With forwarded addresses the
+/// client part of a key comes from a header, so the map must not grow with it.
+const MAX_ENTRIES: usize = 100_000;
+/// Longest client address kept in a key (an IPv6 address with a zone fits).
+const MAX_CLIENT_LEN: usize = 64;
+
+/// What is being tried, from one client address.
+#[derive(Debug, Clone, Copy)]
+pub enum Attempt<'a> {
+    SignIn {
+        email: &'a str,
+    },
+    /// The current password, checked before it is changed.
+    CurrentPassword {
+        user_id: i64,
+    },
+    /// Redeeming an invite link.
+    Invite,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Subject {
+    SignIn(String),
+    CurrentPassword(i64),
+    Invite,
+}
+
+type Key = (Subject, String);
+
+fn key(attempt: Attempt<'_>, client: &str) -> Key {
+    let subject = match attempt {
+        Attempt::SignIn { email } => Subject::SignIn(email.to_string()),
+        Attempt::CurrentPassword { user_id } => Subject::CurrentPassword(user_id),
+        Attempt::Invite => Subject::Invite,
+    };
+    let mut end = client.len().min(MAX_CLIENT_LEN);
+    while !client.is_char_boundary(end) {
+        end -= 1;
+    }
+    (subject, client[..end].to_string())
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -23,7 +65,7 @@ struct Entry {
 
 #[derive(Debug, Default)]
 pub struct LoginThrottle {
-    entries: Mutex<HashMap<(String, Option<IpAddr>), Entry>>,
+    entries: Mutex<HashMap<Key, Entry>>,
 }
 
 impl LoginThrottle {
@@ -31,22 +73,32 @@ impl LoginThrottle {
         LoginThrottle::default()
     }
 
-    /// `Some(wait)` when this pair must wait before trying again.
-    pub fn check(&self, email: &str, ip: Option<IpAddr>) -> Option<Duration> {
+    /// `Some(wait)` when this attempt must wait before it may be made again.
+    pub fn check(&self, attempt: Attempt<'_>, client: &str) -> Option<Duration> {
         let now = Instant::now();
         let entries = self.entries.lock().expect("throttle lock");
-        let entry = entries.get(&(email.to_string(), ip))?;
+        let entry = entries.get(&key(attempt, client))?;
         entry
             .blocked_until
             .and_then(|until| until.checked_duration_since(now))
             .filter(|d| !d.is_zero())
     }
 
-    pub fn record_failure(&self, email: &str, ip: Option<IpAddr>) {
+    pub fn record_failure(&self, attempt: Attempt<'_>, client: &str) {
         let now = Instant::now();
         let mut entries = self.entries.lock().expect("throttle lock");
         entries.retain(|_, e| now.duration_since(e.last) < FORGET_AFTER);
-        let entry = entries.entry((email.to_string(), ip)).or_insert(Entry {
+        let key = key(attempt, client);
+        if entries.len() >= MAX_ENTRIES
+            && !entries.contains_key(&key)
+            && let Some(stalest) = entries
+                .iter()
+                .min_by_key(|(_, e)| e.last)
+                .map(|(k, _)| k.clone())
+        {
+            entries.remove(&stalest);
+        }
+        let entry = entries.entry(key).or_insert(Entry {
             failures: 0,
             last: now,
             blocked_until: None,
@@ -60,11 +112,11 @@ impl LoginThrottle {
         }
     }
 
-    pub fn record_success(&self, email: &str, ip: Option<IpAddr>) {
+    pub fn record_success(&self, attempt: Attempt<'_>, client: &str) {
         self.entries
             .lock()
             .expect("throttle lock")
-            .remove(&(email.to_string(), ip));
+            .remove(&key(attempt, client));
     }
 }
 
@@ -72,22 +124,39 @@ impl LoginThrottle {
 mod tests {
     use super::*;
 
+    fn sign_in(email: &str) -> Attempt<'_> {
+        Attempt::SignIn { email }
+    }
+
     #[test]
-    fn blocks_after_repeated_failures_per_email_and_ip() {
+    fn blocks_after_repeated_failures_per_subject_and_client() {
         let t = LoginThrottle::new();
-        let ip = Some(IpAddr::from([127, 0, 0, 1]));
+        let ip = "127.0.0.1";
         for _ in 0..FREE_FAILURES - 1 {
-            t.record_failure("a@b.c", ip);
-            assert!(t.check("a@b.c", ip).is_none());
+            t.record_failure(sign_in("a@b.c"), ip);
+            assert!(t.check(sign_in("a@b.c"), ip).is_none());
         }
-        t.record_failure("a@b.c", ip);
-        assert!(t.check("a@b.c", ip).is_some());
-        assert!(t.check("other@b.c", ip).is_none());
+        t.record_failure(sign_in("a@b.c"), ip);
+        assert!(t.check(sign_in("a@b.c"), ip).is_some());
+        assert!(t.check(sign_in("other@b.c"), ip).is_none());
+        assert!(t.check(sign_in("a@b.c"), "10.0.0.1").is_none());
+        // Other kinds of attempt are counted apart.
+        assert!(t.check(Attempt::Invite, ip).is_none());
         assert!(
-            t.check("a@b.c", Some(IpAddr::from([10, 0, 0, 1])))
+            t.check(Attempt::CurrentPassword { user_id: 1 }, ip)
                 .is_none()
         );
-        t.record_success("a@b.c", ip);
-        assert!(t.check("a@b.c", ip).is_none());
+        t.record_success(sign_in("a@b.c"), ip);
+        assert!(t.check(sign_in("a@b.c"), ip).is_none());
+    }
+
+    #[test]
+    fn long_client_addresses_share_their_prefix() {
+        let t = LoginThrottle::new();
+        let long = "x".repeat(MAX_CLIENT_LEN);
+        for n in 0..FREE_FAILURES {
+            t.record_failure(Attempt::Invite, &format!("{long}{n}"));
+        }
+        assert!(t.check(Attempt::Invite, &format!("{long}-other")).is_some());
     }
 }

@@ -3,17 +3,20 @@
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use sextant_storage::TokenScope;
+use std::net::SocketAddr;
 
 use super::error::{UiError, UiResult};
 use super::format::ago;
 use super::pages::{Nav, render, sign_in};
 use super::viewer::Viewer;
 use crate::accounts::password::{check_strength, hash_password, verify_password};
+use crate::accounts::throttle::Attempt;
 use crate::api::auth::{generate_token, hash_token};
-use crate::ingest::now_millis as now_ms;
+use crate::ingest::{client_ip, now_millis as now_ms};
 use crate::state::AppState;
 
 pub struct TokenRow {
@@ -75,17 +78,28 @@ pub async fn account(viewer: Viewer, State(state): State<AppState>) -> UiResult<
 }
 
 /// Changes the password and signs out every session, this one included, then signs
-/// this browser in again.
+/// this browser in again. Wrong current passwords are throttled like sign-ins, so a
+/// stolen session cannot be used to guess the password.
 pub async fn change_password(
     viewer: Viewer,
     State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> UiResult<Response> {
     let form = viewer.form(&body)?;
+    let client = client_ip(&state, &headers, addr);
+    let attempt = Attempt::CurrentPassword {
+        user_id: viewer.user.id,
+    };
+    if let Some(wait) = state.login_throttle.check(attempt, &client) {
+        return Err(UiError::TooManyAttempts(wait.as_secs().max(1)));
+    }
     if !verify_password(
         form.get("current").unwrap_or(""),
         &viewer.user.password_hash,
     ) {
+        state.login_throttle.record_failure(attempt, &client);
         return account_page(
             &state,
             &viewer,
@@ -95,6 +109,7 @@ pub async fn change_password(
         )
         .await;
     }
+    state.login_throttle.record_success(attempt, &client);
     let new = form.get("new").unwrap_or("");
     if let Err(e) = check_strength(new) {
         return account_page(&state, &viewer, String::new(), "", &e.to_string()).await;

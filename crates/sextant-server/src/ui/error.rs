@@ -20,7 +20,7 @@ pub enum UiError {
     Csrf,
     #[error("{0}")]
     BadRequest(String),
-    #[error("too many failed sign-ins; try again in {0} seconds")]
+    #[error("too many failed attempts; try again in {0} seconds")]
     TooManyAttempts(u64),
     #[error("internal error: {0}")]
     Internal(String),

@@ -14,9 +14,10 @@ use super::error::{UiError, UiResult};
 use super::viewer::{Form, Viewer, check_origin, current, local_path};
 use crate::accounts::password::{check_strength, dummy_hash, hash_password, verify_password};
 use crate::accounts::session::{LIFETIME_MS, clear_cookie, secret_hash, set_cookie};
+use crate::accounts::throttle::Attempt;
 use crate::accounts::{new_secret, normalize_email};
 use crate::api::auth::hash_token;
-use crate::ingest::now_millis as now_ms;
+use crate::ingest::{client_ip, now_millis as now_ms};
 use crate::state::AppState;
 
 pub struct NavProject {
@@ -176,8 +177,9 @@ pub async fn login(
     let email = normalize_email(form.text("email"));
     let password = form.get("password").unwrap_or("");
     let next = &local_path(form.text("next"));
-    let ip = Some(addr.ip());
-    if let Some(wait) = state.login_throttle.check(&email, ip) {
+    let client = client_ip(&state, &headers, addr);
+    let attempt = Attempt::SignIn { email: &email };
+    if let Some(wait) = state.login_throttle.check(attempt, &client) {
         return Err(UiError::TooManyAttempts(wait.as_secs().max(1)));
     }
     let user = state.store.find_user_by_email(&email).await?;
@@ -188,11 +190,11 @@ pub async fn login(
     let ok = verify_password(password, hash) && user.is_some();
     match user {
         Some(user) if ok => {
-            state.login_throttle.record_success(&email, ip);
+            state.login_throttle.record_success(attempt, &client);
             sign_in(&state, &user, next).await
         }
         _ => {
-            state.login_throttle.record_failure(&email, ip);
+            state.login_throttle.record_failure(attempt, &client);
             let page = LoginPage::login(next, &email, "Wrong email or password.");
             Ok((axum::http::StatusCode::UNAUTHORIZED, Html(page.render()?)).into_response())
         }

@@ -1,5 +1,6 @@
 //! Account security: invites never lower a role, admins cannot touch owners, an
-//! organization always keeps an owner, and sign-in redirects stay on this server.
+//! organization always keeps an owner, sign-in redirects stay on this server, and sign-in
+//! and password changes are throttled per client address.
 
 use sextant_storage::Role;
 
@@ -146,7 +147,7 @@ fn admins_cannot_change_owners_and_the_last_owner_stays() {
 fn next_field(html: &str) -> String {
     let marker = "name=\"next\" value=\"";
     let at = html.find(marker).expect("next field") + marker.len();
-    html[at..at + html[at..].find('"').unwrap()].replace("&#x2f;", "/")
+    html[at..at + html[at..].find('"').unwrap()].to_string()
 }
 
 #[test]
@@ -212,4 +213,72 @@ fn sign_in_redirects_only_to_local_paths() {
         r.header("location"),
         Some("/orgs/default/default/?query=is%3Aunresolved")
     );
+}
+
+// --- throttling -------------------------------------------------------------------------
+
+fn sign_in_from(app: &TestApp, forwarded_for: &str, password: &str) -> u16 {
+    app.form_post(
+        None,
+        "/login",
+        &[("email", "tess@example.com"), ("password", password)],
+        &[("X-Forwarded-For", forwarded_for)],
+    )
+    .status
+}
+
+#[test]
+fn sign_in_throttle_follows_the_forwarded_client_address() {
+    // Behind a proxy every request comes from the proxy: one client's failures must not
+    // lock the account for the others.
+    let app = TestApp::spawn_with(|c| c.trust_forwarded_for = true);
+    app.create_user(
+        "tess@example.com",
+        PASSWORD,
+        Some(("default", Role::Member)),
+    );
+    let statuses: Vec<u16> = (0..6)
+        .map(|_| sign_in_from(&app, "198.51.100.7", "wrong password"))
+        .collect();
+    assert_eq!(statuses[0], 401);
+    assert_eq!(statuses[5], 429, "{statuses:?}");
+    assert_eq!(sign_in_from(&app, "198.51.100.7", PASSWORD), 429);
+    assert_eq!(sign_in_from(&app, "203.0.113.9, 10.0.0.1", PASSWORD), 303);
+
+    // Without trust in the header, a client cannot escape by making addresses up.
+    let app = TestApp::spawn();
+    app.create_user(
+        "tess@example.com",
+        PASSWORD,
+        Some(("default", Role::Member)),
+    );
+    let statuses: Vec<u16> = (0..6)
+        .map(|n| sign_in_from(&app, &format!("198.51.100.{n}"), "wrong password"))
+        .collect();
+    assert_eq!(statuses[5], 429, "{statuses:?}");
+    assert_eq!(sign_in_from(&app, "203.0.113.9", PASSWORD), 429);
+}
+
+#[test]
+fn wrong_current_passwords_are_throttled() {
+    let app = TestApp::spawn();
+    app.create_user("pat@example.com", PASSWORD, Some(("default", Role::Member)));
+    let b = app.sign_in("pat@example.com", PASSWORD);
+    let change = |current: &str| {
+        app.browser_post(
+            &b,
+            "/account/password",
+            &[("current", current), ("new", "another long password")],
+        )
+    };
+    let statuses: Vec<u16> = (0..6)
+        .map(|n| change(&format!("guess {n}")).status)
+        .collect();
+    assert_eq!(statuses[0], 200, "the form again, with an error");
+    assert_eq!(statuses[5], 429, "{statuses:?}");
+    let r = change(PASSWORD);
+    assert_eq!(r.status, 429, "throttled even with the right password");
+    assert!(r.header("retry-after").is_some());
+    // The password is unchanged.
+    app.sign_in("pat@example.com", PASSWORD);
 }
