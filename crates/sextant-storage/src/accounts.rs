@@ -103,6 +103,10 @@ pub trait AccountStore: Send + Sync + 'static {
     // --- users and sessions -----------------------------------------------------------
 
     async fn count_users(&self) -> Result<i64>;
+    /// Creates the first user as owner of every organization, in one step and only while
+    /// no user exists: `None`, with nothing written, once one does. Concurrent first-run
+    /// setups therefore make exactly one owner.
+    async fn create_first_owner(&self, email: &str, password_hash: &str) -> Result<Option<User>>;
     /// Fails with `Conflict` when the email is taken (emails compare as given; the
     /// server lower-cases them).
     async fn create_user(&self, email: &str, password_hash: &str) -> Result<User>;

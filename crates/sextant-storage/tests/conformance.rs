@@ -43,6 +43,7 @@ conformance! {
     lifecycle::resolved_in_next_release,
     lifecycle::ignored_stays_ignored,
     lifecycle::update_and_delete_issues,
+    members::first_owner_is_created_once,
     members::the_last_owner_stays,
     members::member_changes_apply_to_the_role_read,
     members::grants_never_lower_a_role,

@@ -18,6 +18,7 @@ mod pages;
 mod release_rows;
 mod releases;
 mod settings;
+mod setup;
 mod snippets;
 mod viewer;
 
@@ -39,7 +40,7 @@ pub fn router() -> Router<AppState> {
     let project = "/orgs/{org}/{project}";
     Router::new()
         .route("/", get(pages::home))
-        .route("/setup", get(pages::setup_form).post(pages::setup))
+        .route("/setup", get(setup::setup_form).post(setup::setup))
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", post(pages::logout))
         .route(

@@ -1,5 +1,5 @@
-//! The pages around signing in: the page layout's navigation, the first-run setup, sign
-//! in and out, and accepting an invite.
+//! The pages around signing in: the page layout's navigation, the sign-in form (also
+//! the first-run setup's), sign in and out, and accepting an invite.
 
 use askama::Template;
 use axum::body::Bytes;
@@ -7,7 +7,7 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use sextant_storage::{Project, Role, User};
+use sextant_storage::{Project, User};
 use std::net::SocketAddr;
 
 use super::error::{UiError, UiResult};
@@ -92,7 +92,7 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> UiResult
 
 #[derive(Template)]
 #[template(path = "login.html")]
-struct LoginPage {
+pub(super) struct LoginPage {
     nav: Option<Nav>,
     title: String,
     heading: String,
@@ -119,7 +119,7 @@ impl LoginPage {
         }
     }
 
-    fn setup(email: &str, error: &str) -> LoginPage {
+    pub(super) fn setup(email: &str, error: &str) -> LoginPage {
         LoginPage {
             nav: None,
             title: "Set up Sextant".into(),
@@ -213,45 +213,6 @@ pub async fn logout(
     resp.headers_mut()
         .insert(header::SET_COOKIE, clear_cookie(secure));
     Ok(resp)
-}
-
-pub async fn setup_form(State(state): State<AppState>) -> UiResult<Response> {
-    if state.store.count_users().await? > 0 {
-        return Ok(Redirect::to("/login").into_response());
-    }
-    render(&LoginPage::setup("", ""))
-}
-
-/// Creates the first user as owner of every organization. Only while no user exists;
-/// afterwards the page is gone, so it cannot be used to take over an instance.
-pub async fn setup(
-    State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> UiResult<Response> {
-    check_origin(&method, &headers, &state)?;
-    if state.store.count_users().await? > 0 {
-        return Err(UiError::Forbidden(
-            "Sextant is already set up; sign in.".into(),
-        ));
-    }
-    let form = Form::parse(&body);
-    let email = normalize_email(form.text("email"));
-    let password = form.get("password").unwrap_or("");
-    if !email.contains('@') {
-        return render(&LoginPage::setup(&email, "Enter a valid email address."));
-    }
-    if let Err(e) = check_strength(password) {
-        return render(&LoginPage::setup(&email, &e.to_string()));
-    }
-    let hash = hash_password(password).map_err(|e| UiError::Internal(e.to_string()))?;
-    let user = state.store.create_user(&email, &hash).await?;
-    state.store.bootstrap_default().await?;
-    for org in state.store.list_orgs().await? {
-        state.store.set_member(org.id, user.id, Role::Owner).await?;
-    }
-    sign_in(&state, &user, "/").await
 }
 
 #[derive(Template)]

@@ -1,6 +1,7 @@
 //! Account security: invites never lower a role, admins cannot touch owners, an
-//! organization always keeps an owner, sign-in redirects stay on this server, and sign-in
-//! and password changes are throttled per client address.
+//! organization always keeps an owner, sign-in redirects stay on this server, sign-in
+//! and password changes are throttled per client address, and first-run setup makes one
+//! owner.
 
 use sextant_storage::Role;
 
@@ -281,4 +282,45 @@ fn wrong_current_passwords_are_throttled() {
     assert!(r.header("retry-after").is_some());
     // The password is unchanged.
     app.sign_in("pat@example.com", PASSWORD);
+}
+
+// --- first-run setup --------------------------------------------------------------------
+
+#[test]
+fn concurrent_setups_make_exactly_one_owner() {
+    let app = TestApp::spawn();
+    let start = std::sync::Barrier::new(5);
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let racers: Vec<_> = (0..5)
+            .map(|n| {
+                let (app, start) = (&app, &start);
+                s.spawn(move || {
+                    let email = format!("first{n}@example.com");
+                    start.wait();
+                    app.form_post(
+                        None,
+                        "/setup",
+                        &[("email", email.as_str()), ("password", PASSWORD)],
+                        &[],
+                    )
+                    .status
+                })
+            })
+            .collect();
+        racers.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 303).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 303 || *s == 403),
+        "{statuses:?}"
+    );
+    assert_eq!(app.block_on(app.store().count_users()).unwrap(), 1);
+    let org = app.block_on(app.store().get_org("default")).unwrap();
+    let members = app.block_on(app.store().list_members(org.id)).unwrap();
+    assert_eq!(members.len(), 1, "{members:?}");
+    assert_eq!(members[0].role, Role::Owner);
 }

@@ -12,14 +12,14 @@ use crate::accounts::*;
 use crate::model::{ApiToken, Millis, TokenScope};
 use crate::{Result, StoreError};
 
-const USER_COLUMNS: &str = "id, email, password_hash, created_at";
+pub(super) const USER_COLUMNS: &str = "id, email, password_hash, created_at";
 const TOKEN_COLUMNS: &str = "id, token_hash, scope, label, created_at, revoked, user_id";
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Backend(format!("unexpected stored {what}: {value:?}"))
 }
 
-fn user(row: &AnyRow) -> Result<User> {
+pub(super) fn user(row: &AnyRow) -> Result<User> {
     Ok(User {
         id: row.try_get("id")?,
         email: row.try_get("email")?,
@@ -79,6 +79,10 @@ impl AccountStore for SqlStore {
                 other => other,
             })?;
         user(&row)
+    }
+
+    async fn create_first_owner(&self, email: &str, password_hash: &str) -> Result<Option<User>> {
+        members::create_first_owner(self, email, password_hash).await
     }
 
     async fn get_user(&self, id: i64) -> Result<User> {

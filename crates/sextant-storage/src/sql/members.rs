@@ -1,4 +1,4 @@
-//! Membership changes that keep every organization owned.
+//! Membership changes that keep every organization owned, and the first-run owner.
 //!
 //! A change reads the organization's members and writes in one transaction. On
 //! PostgreSQL the read locks the member rows (`FOR UPDATE`, in user order), so a second
@@ -8,8 +8,9 @@
 
 use sqlx::{AssertSqlSafe, Row};
 
+use super::accounts::{USER_COLUMNS, user};
 use super::{Backend, SqlStore, now_ms};
-use crate::accounts::Role;
+use crate::accounts::{Role, User};
 use crate::{Result, StoreError};
 
 type Tx = sqlx::Transaction<'static, sqlx::Any>;
@@ -122,4 +123,48 @@ async fn write(
     };
     query.execute(&mut **tx).await?;
     Ok(())
+}
+
+/// Inserts the user only while the table is empty and makes them owner of every
+/// organization, all in one transaction.
+pub(super) async fn create_first_owner(
+    store: &SqlStore,
+    email: &str,
+    password_hash: &str,
+) -> Result<Option<User>> {
+    let mut tx = store.begin_write().await?;
+    if store.backend == Backend::Postgres {
+        // Under READ COMMITTED two setups would each see no user and both insert; the
+        // lock (which conflicts with itself) makes the second wait, and its insert's
+        // snapshot, taken after the wait, sees the first one's user.
+        sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+    }
+    let now = now_ms();
+    let sql = format!(
+        "INSERT INTO users (email, password_hash, created_at) \
+         SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM users) RETURNING {USER_COLUMNS}"
+    );
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(email)
+        .bind(password_hash)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let first = user(&row)?;
+    sqlx::query(
+        "INSERT INTO org_members (org_id, user_id, role, created_at) \
+         SELECT id, $1, $2, $3 FROM organizations",
+    )
+    .bind(first.id)
+    .bind(Role::Owner.as_str())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(first))
 }

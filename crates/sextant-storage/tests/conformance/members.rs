@@ -1,5 +1,5 @@
-//! Membership changes that must keep every organization owned, and invites that never
-//! lower a role.
+//! Membership changes that must keep every organization owned, invites that never lower
+//! a role, and the first-run owner made exactly once.
 
 use sextant_storage::*;
 
@@ -13,6 +13,44 @@ async fn role_of(store: &Shared, org_id: i64, user_id: i64) -> Option<Role> {
         .into_iter()
         .find(|m| m.user_id == user_id)
         .map(|m| m.role)
+}
+
+pub async fn first_owner_is_created_once(store: Shared) {
+    let acme = store.create_org("acme", "Acme").await.unwrap();
+    let beta = store.create_org("beta", "Beta").await.unwrap();
+
+    // Concurrent first-run setups: exactly one makes a user.
+    let mut racers = Vec::new();
+    for n in 0..5 {
+        let store = store.clone();
+        racers.push(tokio::spawn(async move {
+            store
+                .create_first_owner(&format!("owner{n}@example.com"), "phc")
+                .await
+                .unwrap()
+        }));
+    }
+    let mut made = Vec::new();
+    for racer in racers {
+        made.extend(racer.await.unwrap());
+    }
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(store.count_users().await.unwrap(), 1);
+    let owner = &made[0];
+    assert_eq!(role_of(&store, acme.id, owner.id).await, Some(Role::Owner));
+    assert_eq!(role_of(&store, beta.id, owner.id).await, Some(Role::Owner));
+
+    assert_eq!(
+        store
+            .create_first_owner("late@example.com", "phc")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.find_user_by_email("late@example.com").await.unwrap(),
+        None
+    );
 }
 
 pub async fn the_last_owner_stays(store: Shared) {
