@@ -17,7 +17,7 @@ use super::serialize::health_json;
 use crate::api::auth::Auth;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::pagination::Params;
-use crate::api::query::parse_stats_period;
+use crate::api::query::{check_period, parse_stats_period};
 use crate::api::serialize::format_ms;
 use crate::api::support::{PathParams, now_ms, param, parse_body, path_project};
 use crate::state::AppState;
@@ -166,11 +166,7 @@ pub async fn health_check(
     let params = Params::parse(q.as_deref());
     let window_ms = match params.get("window") {
         None | Some("") => i64::try_from(state.config.releases.window_secs).unwrap_or(1800) * 1000,
-        Some(raw) => parse_window(raw).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "invalid window {raw:?}: expected e.g. 1800, 30m or 2h"
-            ))
-        })?,
+        Some(raw) => parse_window(raw).map_err(ApiError::BadRequest)?,
     };
     let req = CheckRequest {
         release: param(&p, "version")?.to_string(),
@@ -190,22 +186,27 @@ pub async fn health_check(
     }
 }
 
-/// `30m`, `2h`, `1d`, `90s` or plain seconds, in milliseconds.
-pub fn parse_window(raw: &str) -> Option<i64> {
+/// `30m`, `2h`, `1d`, `90s` or plain seconds, in milliseconds, at most [`MAX_PERIOD`].
+pub fn parse_window(raw: &str) -> Result<i64, String> {
+    let bad = || format!("invalid window {raw:?}: expected e.g. 1800, 30m or 2h");
     let raw = raw.trim();
     let (num, unit) = match raw.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => raw.split_at(i),
         None => (raw, "s"),
     };
-    let n: i64 = num.parse().ok()?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return None,
+    let n: i64 = num.parse().map_err(|_| bad())?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
     };
-    (secs > 0).then_some(secs * 1000)
+    let ms = n
+        .checked_mul(unit_secs * 1000)
+        .filter(|ms| *ms > 0)
+        .ok_or_else(bad)?;
+    check_period("window", raw, ms)
 }
 
 /// `GET /projects/{org}/{project}/releases/{version}/`: the release page's data.
@@ -323,4 +324,29 @@ pub async fn put_settings(
     let text = serde_json::to_string(&s).map_err(|e| ApiError::Internal(e.to_string()))?;
     state.store.set_gate_settings(project.id, &text).await?;
     Ok(Json(json!(s)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::query::MAX_PERIOD;
+
+    #[test]
+    fn windows_are_bounded() {
+        assert_eq!(parse_window("1800"), Ok(1_800_000));
+        assert_eq!(parse_window("30m"), Ok(1_800_000));
+        assert_eq!(parse_window("90d"), Ok(MAX_PERIOD));
+        for bad in ["", "0", "-5m", "2y", "m", "99999999999999999999"] {
+            assert!(
+                parse_window(bad).unwrap_err().contains("invalid window"),
+                "{bad}"
+            );
+        }
+        for long in ["91d", "9999999999d", "3000h"] {
+            assert!(
+                parse_window(long).unwrap_err().contains("maximum is 90d"),
+                "{long}"
+            );
+        }
+    }
 }

@@ -214,14 +214,29 @@ pub fn parse_duration(s: &str) -> Option<Millis> {
     n.checked_mul(unit_ms)
 }
 
-/// `statsPeriod`: empty means no period; otherwise a duration like `24h`.
+/// The longest period any endpoint reads (`statsPeriod`, a gate `window`): Sentry's
+/// 90 days. Periods become per-hour or per-day slots, so an unbounded one would let one
+/// request allocate without end.
+pub const MAX_PERIOD: Millis = 90 * 86_400_000;
+
+/// `statsPeriod`: empty means no period; otherwise a duration like `24h`, at most
+/// [`MAX_PERIOD`].
 pub fn parse_stats_period(s: &str) -> Result<Option<Millis>, String> {
     if s.is_empty() {
         return Ok(None);
     }
-    parse_duration(s).map(Some).ok_or_else(|| {
+    let period = parse_duration(s).ok_or_else(|| {
         format!("invalid statsPeriod \"{s}\": expected a number followed by s, m, h, d or w")
-    })
+    })?;
+    check_period("statsPeriod", s, period).map(Some)
+}
+
+/// `period` (parsed from `raw`) if it is at most [`MAX_PERIOD`].
+pub fn check_period(name: &str, raw: &str, period: Millis) -> Result<Millis, String> {
+    if period > MAX_PERIOD {
+        return Err(format!("{name} \"{raw}\" is too long: the maximum is 90d"));
+    }
+    Ok(period)
 }
 
 /// RFC 3339 with offset, or a date/date-time without offset taken as UTC.

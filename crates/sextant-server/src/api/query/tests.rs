@@ -296,4 +296,9 @@ fn durations_and_periods() {
             .unwrap_err()
             .contains("invalid statsPeriod")
     );
+    assert_eq!(parse_stats_period("90d"), Ok(Some(90 * DAY)));
+    for long in ["91d", "13w", "999999999w", "7777h"] {
+        let err = parse_stats_period(long).unwrap_err();
+        assert!(err.contains("maximum is 90d"), "{long}: {err}");
+    }
 }
