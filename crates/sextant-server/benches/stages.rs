@@ -18,6 +18,7 @@ use divan::counter::{BytesCount, ItemsCount};
 use divan::{Bencher, black_box};
 use sextant_protocol::{NormalizeContext, normalize_event};
 use sextant_server::ingest::decode::decode_body;
+use sextant_server::memory_budget::MemoryBudget;
 use sextant_server::pipeline::{codec, process_rows};
 use sextant_storage::{InboxEntry, InboxKind, InboxRow};
 
@@ -90,9 +91,10 @@ fn decode(bencher: Bencher, spec: &str) {
     let (wire, decoded_len) = wire_body(spec);
     let coding = spec.split('/').next();
     let wire = Bytes::from(wire);
-    bencher
-        .counter(BytesCount::new(decoded_len))
-        .bench(|| decode_body(coding, black_box(wire.clone()), MAX_DECODED).expect("decodes"));
+    let budget = MemoryBudget::new(usize::MAX);
+    bencher.counter(BytesCount::new(decoded_len)).bench(|| {
+        decode_body(coding, black_box(wire.clone()), MAX_DECODED, &budget).expect("decodes")
+    });
 }
 
 const EVENTS: &[&str] = &[

@@ -95,6 +95,13 @@ pub struct Limits {
     pub max_session_items: usize,
     /// Span, log and other container items.
     pub max_container_bytes: usize,
+    /// Items of any type in one envelope.
+    pub max_items: usize,
+    /// `attachment` items in one envelope.
+    pub max_attachment_items: usize,
+    /// Decompressed bytes held at once by every request being decoded; a request that
+    /// would go past it gets 429, so concurrent compression bombs cannot add up.
+    pub max_decoding_bytes: usize,
     /// Ingest answers 507 while the database's disk has less free space than this.
     pub min_free_disk_bytes: u64,
 }
@@ -110,6 +117,9 @@ impl Default for Limits {
             max_session_bytes: 100 * 1024,
             max_session_items: 100,
             max_container_bytes: 12 * MIB,
+            max_items: 1000,
+            max_attachment_items: 100,
+            max_decoding_bytes: 128 * MIB,
             min_free_disk_bytes: 100 * MIB as u64,
         }
     }

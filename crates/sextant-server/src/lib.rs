@@ -26,6 +26,7 @@ pub mod api;
 pub mod config;
 pub mod disk;
 pub mod ingest;
+pub mod memory_budget;
 pub mod metrics;
 pub mod ops;
 pub mod pipeline;

@@ -112,12 +112,15 @@ impl Server {
             self.store.clone(),
             self.config.releases.clone(),
         );
+        let decode_budget =
+            crate::memory_budget::MemoryBudget::new(self.config.limits.max_decoding_bytes);
         let state = AppState {
             config: Arc::new(self.config),
             store: self.store,
             pipeline: handle,
             metrics,
             rate_limiter: Arc::new(RateLimiter::new()),
+            decode_budget,
             bound: self.bound,
             live,
             login_throttle: Arc::new(crate::accounts::throttle::LoginThrottle::new()),

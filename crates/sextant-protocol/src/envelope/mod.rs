@@ -138,6 +138,19 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, EnvelopeError> {
     Ok(Envelope { headers, items })
 }
 
+/// The envelope header alone, from its line (with or without the LF that ends it), as
+/// [`parse_envelope_spans`] reads it: enough to authenticate a request before the rest
+/// of its body is decoded.
+pub fn parse_envelope_header(line: &[u8]) -> Result<EnvelopeHeaders, EnvelopeError> {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    match json_at(line, 0) {
+        Ok(Some((Value::Object(raw), _))) => envelope_headers(raw),
+        Ok(Some(_)) => Err(EnvelopeError::InvalidHeader("not a JSON object".into())),
+        Ok(None) => Err(EnvelopeError::Empty),
+        Err(e) => Err(EnvelopeError::InvalidHeader(e)),
+    }
+}
+
 /// [`parse_envelope`] that locates the payloads in `body` instead of copying them.
 pub fn parse_envelope_spans(
     body: &[u8],

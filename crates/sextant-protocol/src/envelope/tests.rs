@@ -140,3 +140,20 @@ fn serializes_back() {
     assert_eq!(payloads(&again), payloads(&env));
     assert_eq!(again.items[1].headers.item_type, ItemType::Event);
 }
+
+#[test]
+fn header_line_alone() {
+    let h = parse_envelope_header(b"{\"dsn\":\"http://k@h/1\",\"event_id\":null}\n").unwrap();
+    assert_eq!(h.dsn.as_deref(), Some("http://k@h/1"));
+    let same = parse_envelope_header(b"{\"dsn\":\"http://k@h/1\"}").unwrap();
+    assert_eq!(same.dsn, h.dsn);
+    assert_eq!(parse_envelope_header(b"\n"), Err(EnvelopeError::Empty));
+    assert!(matches!(
+        parse_envelope_header(b"[1]\n"),
+        Err(EnvelopeError::InvalidHeader(_))
+    ));
+    assert!(matches!(
+        parse_envelope_header(b"{\"dsn\":\n"),
+        Err(EnvelopeError::InvalidHeader(_))
+    ));
+}

@@ -2,13 +2,15 @@
 //! decoded limit. The decoded limit is enforced while inflating, so a decompression bomb
 //! is stopped after `limit` bytes instead of being expanded whole.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
+use std::sync::Arc;
 
 use axum::body::Body;
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::error::IngestError;
+use crate::memory_budget::MemoryBudget;
 
 /// Collects the body, failing with 413 once more than `max_wire` bytes arrive. Works the
 /// same for `Content-Length` and chunked bodies.
@@ -60,88 +62,156 @@ pub fn is_encoded(header: Option<&str>) -> bool {
         .any(|name| !matches!(parse_coding(name), Ok(Coding::Identity)))
 }
 
-/// Undoes every listed coding, last applied first.
+/// Undoes every listed coding, last applied first, as one stream.
+///
+/// A body that inflates past [`SMALL_BODY`] is not grown in place: the rest of the stream
+/// is only counted, and then decoded a second time into a mapping of its exact size,
+/// which is held against `budget`, shared by every request being decoded. So a
+/// compression bomb costs CPU up to `max_decoded` but never memory, growing buffers never
+/// hold two copies at once, and a request that would take the budget past its bound is
+/// refused (`Overloaded`) instead of waiting or allocating more.
 pub fn decode_body(
     header: Option<&str>,
     wire: Bytes,
     max_decoded: usize,
+    budget: &Arc<MemoryBudget>,
 ) -> Result<Bytes, IngestError> {
-    let mut codings = Vec::new();
-    for name in header.unwrap_or("").split(',') {
-        codings.push((name.trim().to_string(), parse_coding(name)?));
+    let codings = codings(header)?;
+    if codings.is_empty() {
+        if wire.len() > max_decoded {
+            return Err(IngestError::DecodedTooLarge { limit: max_decoded });
+        }
+        return Ok(wire);
     }
-    let mut data = wire;
-    for (name, coding) in codings.into_iter().rev() {
-        data = decode_one(coding, &name, data, max_decoded)?;
+    let fail = |e| decompression(&codings, e);
+    let mut reader = decoder(&codings, &wire)?;
+    let small = max_decoded.min(SMALL_BODY);
+    let mut head = Vec::new();
+    (&mut reader)
+        .take(small as u64 + 1)
+        .read_to_end(&mut head)
+        .map_err(fail)?;
+    if head.len() <= small {
+        return Ok(Bytes::from(head));
     }
-    if data.len() > max_decoded {
+    if head.len() > max_decoded {
         return Err(IngestError::DecodedTooLarge { limit: max_decoded });
     }
-    Ok(data)
-}
-
-fn decode_one(coding: Coding, name: &str, data: Bytes, max: usize) -> Result<Bytes, IngestError> {
-    let fail = |reason: String| IngestError::Decompression {
-        encoding: name.to_string(),
-        reason,
-    };
-    let decoded = match coding {
-        Coding::Identity => return Ok(data),
-        Coding::Gzip => {
-            read_capped(flate2::read::MultiGzDecoder::new(&data[..]), max).map_err(fail)
-        }
-        Coding::Deflate => {
-            // RFC 9110 says zlib-wrapped, but some clients send raw deflate: a zlib
-            // stream starts with a CMF byte whose low nibble is 8 and a valid checksum.
-            let zlib = data.len() >= 2
-                && data[0] & 0x0f == 8
-                && (u16::from(data[0]) << 8 | u16::from(data[1])) % 31 == 0;
-            if zlib {
-                read_capped(flate2::read::ZlibDecoder::new(&data[..]), max).map_err(fail)
-            } else {
-                read_capped(flate2::read::DeflateDecoder::new(&data[..]), max).map_err(fail)
-            }
-        }
-        Coding::Brotli => {
-            read_capped(brotli::Decompressor::new(&data[..], 64 * 1024), max).map_err(fail)
-        }
-        Coding::Zstd => {
-            let decoder =
-                zstd::stream::read::Decoder::new(&data[..]).map_err(|e| fail(e.to_string()))?;
-            read_capped(decoder, max).map_err(fail)
-        }
-    }?;
-    match decoded {
-        Capped::Done(bytes) => Ok(Bytes::from(bytes)),
-        Capped::Over => Err(IngestError::DecodedTooLarge { limit: max }),
+    let rest = std::io::copy(
+        &mut reader.take((max_decoded - head.len()) as u64 + 1),
+        &mut std::io::sink(),
+    )
+    .map_err(fail)?;
+    let total = head.len() + rest as usize;
+    drop(head);
+    if total > max_decoded {
+        return Err(IngestError::DecodedTooLarge { limit: max_decoded });
     }
+    let mut reservation = budget.reservation();
+    if !reservation.grow_to(total) {
+        return Err(IngestError::Overloaded {
+            retry_after: BUSY_RETRY_SECS,
+        });
+    }
+    // Its own mapping rather than the allocator's heap: unmapped when the last reference
+    // drops, so a burst of large bodies leaves no resident memory behind.
+    let mut body = memmap2::MmapMut::map_anon(total).map_err(fail)?;
+    decoder(&codings, &wire)?
+        .read_exact(&mut body)
+        .map_err(fail)?;
+    Ok(Bytes::from_owner(body.make_read_only().map_err(fail)?))
 }
 
-enum Capped {
-    Done(Vec<u8>),
-    Over,
-}
+/// Decoded bodies up to this size are read in one pass; typical events are far smaller.
+const SMALL_BODY: usize = 1 << 20;
 
-/// Reads at most `max + 1` bytes: one byte past the limit proves the body is too large
-/// without inflating the rest.
-fn read_capped(reader: impl Read, max: usize) -> Result<Capped, String> {
-    let mut out = Vec::new();
+/// The decoded body up to and including its first LF, or all of it when it has none,
+/// inflating no more than `max` bytes: enough to read an envelope's header before the
+/// request is authenticated.
+pub fn decode_first_line(
+    header: Option<&str>,
+    wire: &[u8],
+    max: usize,
+) -> Result<Vec<u8>, IngestError> {
+    let codings = codings(header)?;
     let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    let mut line = Vec::new();
+    let mut reader = BufReader::new(decoder(&codings, wire)?.take(limit));
     reader
-        .take(limit)
-        .read_to_end(&mut out)
-        .map_err(|e| e.to_string())?;
-    if out.len() > max {
-        Ok(Capped::Over)
-    } else {
-        Ok(Capped::Done(out))
+        .read_until(b'\n', &mut line)
+        .map_err(|e| decompression(&codings, e))?;
+    if line.len() > max {
+        return Err(IngestError::InvalidEnvelope(format!(
+            "the envelope header is longer than {max} bytes"
+        )));
     }
+    Ok(line)
+}
+
+/// Seconds a client is asked to wait when every byte of the decoding budget is taken.
+const BUSY_RETRY_SECS: u64 = 1;
+
+/// The codings to undo, first applied first; identity codings left out.
+fn codings(header: Option<&str>) -> Result<Vec<(String, Coding)>, IngestError> {
+    let mut codings = Vec::new();
+    for name in header.unwrap_or("").split(',') {
+        let coding = parse_coding(name)?;
+        if coding != Coding::Identity {
+            codings.push((name.trim().to_string(), coding));
+        }
+    }
+    Ok(codings)
+}
+
+fn decompression(codings: &[(String, Coding)], e: std::io::Error) -> IngestError {
+    let names: Vec<&str> = codings.iter().map(|(name, _)| name.as_str()).collect();
+    IngestError::Decompression {
+        encoding: names.join(", "),
+        reason: e.to_string(),
+    }
+}
+
+/// A reader of `wire` with every coding undone, last applied first.
+fn decoder<'a>(
+    codings: &[(String, Coding)],
+    wire: &'a [u8],
+) -> Result<Box<dyn Read + 'a>, IngestError> {
+    let mut reader: Box<dyn Read + 'a> = Box::new(wire);
+    for (_, coding) in codings.iter().rev() {
+        reader = match coding {
+            Coding::Identity => reader,
+            Coding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(reader)),
+            Coding::Deflate => {
+                // RFC 9110 says zlib-wrapped, but some clients send raw deflate: a zlib
+                // stream starts with a CMF byte whose low nibble is 8 and a valid checksum.
+                let mut buffered = BufReader::new(reader);
+                let head = buffered.fill_buf().map_err(|e| decompression(codings, e))?;
+                let zlib = head.len() >= 2
+                    && head[0] & 0x0f == 8
+                    && (u16::from(head[0]) << 8 | u16::from(head[1])) % 31 == 0;
+                if zlib {
+                    Box::new(flate2::read::ZlibDecoder::new(buffered))
+                } else {
+                    Box::new(flate2::read::DeflateDecoder::new(buffered))
+                }
+            }
+            Coding::Brotli => Box::new(brotli::Decompressor::new(reader, 64 * 1024)),
+            Coding::Zstd => Box::new(
+                zstd::stream::read::Decoder::new(reader).map_err(|e| decompression(codings, e))?,
+            ),
+        };
+    }
+    Ok(reader)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
+
+    fn decode(header: Option<&str>, wire: Bytes, max: usize) -> Result<Bytes, IngestError> {
+        decode_body(header, wire, max, &MemoryBudget::new(usize::MAX))
+    }
 
     fn gzip(data: &[u8]) -> Bytes {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -152,32 +222,29 @@ mod tests {
     #[test]
     fn decodes_each_coding() {
         let plain = b"{\"hello\":\"world\"}".repeat(10);
+        assert_eq!(decode(Some("gzip"), gzip(&plain), 1 << 20).unwrap(), plain);
         assert_eq!(
-            decode_body(Some("gzip"), gzip(&plain), 1 << 20).unwrap(),
-            plain
-        );
-        assert_eq!(
-            decode_body(Some("x-gzip"), gzip(&plain), 1 << 20).unwrap(),
+            decode(Some("x-gzip"), gzip(&plain), 1 << 20).unwrap(),
             plain
         );
 
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
         z.write_all(&plain).unwrap();
         assert_eq!(
-            decode_body(Some("deflate"), Bytes::from(z.finish().unwrap()), 1 << 20).unwrap(),
+            decode(Some("deflate"), Bytes::from(z.finish().unwrap()), 1 << 20).unwrap(),
             plain
         );
 
         let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
         raw.write_all(&plain).unwrap();
         assert_eq!(
-            decode_body(Some("deflate"), Bytes::from(raw.finish().unwrap()), 1 << 20).unwrap(),
+            decode(Some("deflate"), Bytes::from(raw.finish().unwrap()), 1 << 20).unwrap(),
             plain
         );
 
         let zst = zstd::encode_all(&plain[..], 3).unwrap();
         assert_eq!(
-            decode_body(Some("zstd"), Bytes::from(zst), 1 << 20).unwrap(),
+            decode(Some("zstd"), Bytes::from(zst), 1 << 20).unwrap(),
             plain
         );
 
@@ -185,17 +252,14 @@ mod tests {
         brotli::CompressorWriter::new(&mut br, 4096, 4, 22)
             .write_all(&plain)
             .unwrap();
-        assert_eq!(
-            decode_body(Some("br"), Bytes::from(br), 1 << 20).unwrap(),
-            plain
-        );
+        assert_eq!(decode(Some("br"), Bytes::from(br), 1 << 20).unwrap(), plain);
 
         assert_eq!(
-            decode_body(Some(""), Bytes::from(plain.clone()), 1 << 20).unwrap(),
+            decode(Some(""), Bytes::from(plain.clone()), 1 << 20).unwrap(),
             plain
         );
         assert_eq!(
-            decode_body(Some("UTF-8"), Bytes::from(plain.clone()), 1 << 20).unwrap(),
+            decode(Some("UTF-8"), Bytes::from(plain.clone()), 1 << 20).unwrap(),
             plain
         );
     }
@@ -203,7 +267,7 @@ mod tests {
     #[test]
     fn stops_a_bomb_at_the_limit() {
         let zeros = vec![0u8; 8 << 20];
-        let err = decode_body(Some("gzip"), gzip(&zeros), 1 << 20).unwrap_err();
+        let err = decode(Some("gzip"), gzip(&zeros), 1 << 20).unwrap_err();
         assert!(
             matches!(err, IngestError::DecodedTooLarge { .. }),
             "{err:?}"
@@ -216,12 +280,52 @@ mod tests {
             check_encoding(Some("compress")),
             Err(IngestError::UnknownEncoding(_))
         ));
-        let err = decode_body(
+        let err = decode(
             Some("gzip"),
             Bytes::from_static(b"not gzip at all"),
             1 << 20,
         )
         .unwrap_err();
         assert!(matches!(err, IngestError::Decompression { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn undoes_stacked_codings_in_one_stream() {
+        let plain = b"{\"stacked\":true}".repeat(50);
+        let zst = zstd::encode_all(&gzip(&plain)[..], 3).unwrap();
+        assert_eq!(
+            decode(Some("gzip, zstd"), Bytes::from(zst), 1 << 20).unwrap(),
+            plain
+        );
+    }
+
+    #[test]
+    fn a_full_budget_refuses_instead_of_inflating() {
+        let plain = vec![b'x'; 4 << 20];
+        let budget = MemoryBudget::new(3 << 20);
+        let err = decode_body(Some("gzip"), gzip(&plain), 8 << 20, &budget).unwrap_err();
+        assert!(matches!(err, IngestError::Overloaded { .. }), "{err:?}");
+        assert_eq!(budget.used(), 0, "a refused decode gives its bytes back");
+
+        let small = b"{}".repeat(100);
+        let done = decode_body(Some("gzip"), gzip(&small), 8 << 20, &budget).unwrap();
+        assert_eq!(done, small);
+        assert_eq!(budget.used(), 0, "a finished decode gives its bytes back");
+    }
+
+    #[test]
+    fn reads_the_first_line_of_a_bomb_only() {
+        let mut body = b"{\"dsn\":\"http://k@h/1\"}\n".to_vec();
+        body.extend(vec![0u8; 64 << 20]);
+        let zst = zstd::encode_all(&body[..], 3).unwrap();
+        let line = decode_first_line(Some("zstd"), &zst, 64 * 1024).unwrap();
+        assert_eq!(line, b"{\"dsn\":\"http://k@h/1\"}\n");
+
+        let no_newline = zstd::encode_all(&vec![b'{'; 1 << 20][..], 3).unwrap();
+        let err = decode_first_line(Some("zstd"), &no_newline, 64 * 1024).unwrap_err();
+        assert!(matches!(err, IngestError::InvalidEnvelope(_)), "{err:?}");
+
+        let plain = decode_first_line(None, b"{}", 64 * 1024).unwrap();
+        assert_eq!(plain, b"{}");
     }
 }

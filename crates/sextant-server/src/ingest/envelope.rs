@@ -9,10 +9,12 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Deserialize;
-use sextant_protocol::envelope::{EnvelopeHeaders, ItemSpan, ItemType, parse_envelope_spans};
+use sextant_protocol::envelope::{
+    EnvelopeHeaders, ItemSpan, ItemType, parse_envelope_header, parse_envelope_spans,
+};
 
 use super::error::IngestError;
-use super::{admit, auth, content_encoding, enqueue, read_body};
+use super::{admit, auth, content_encoding, decode, decode_wire, enqueue, read_wire};
 use crate::config::Limits;
 use crate::state::AppState;
 
@@ -67,13 +69,24 @@ async fn accept(
 ) -> Result<Option<String>, IngestError> {
     let project_id = auth::parse_project_id(raw_project_id)?;
     let request_auth = auth::request_auth(headers, query)?;
-    // Check the key before reading the body, so unauthorized traffic costs little.
-    if let Some(auth) = &request_auth {
-        admit(state, auth, project_id).await?;
-    }
     let limits = &state.config.limits;
     let encoding = content_encoding(headers);
-    let decoded = read_body(state, encoding.as_deref(), body, limits.max_envelope_bytes).await?;
+    // The key is checked before anything is inflated, so unauthorized traffic costs
+    // little: from the request when it carries one, else from the envelope's first line.
+    let wire = match &request_auth {
+        Some(auth) => {
+            admit(state, auth, project_id).await?;
+            read_wire(state, encoding.as_deref(), body).await?
+        }
+        None => {
+            let wire = read_wire(state, encoding.as_deref(), body).await?;
+            let line = decode::decode_first_line(encoding.as_deref(), &wire, MAX_HEADER_LINE)?;
+            let auth = header_auth(&line, project_id)?;
+            admit(state, &auth, project_id).await?;
+            wire
+        }
+    };
+    let decoded = decode_wire(state, encoding.as_deref(), wire, limits.max_envelope_bytes).await?;
     if decoded.iter().all(u8::is_ascii_whitespace) {
         return Err(IngestError::EmptyBody);
     }
@@ -81,22 +94,12 @@ async fn accept(
     let (envelope, items) =
         parse_envelope_spans(&decoded).map_err(|e| IngestError::InvalidEnvelope(e.to_string()))?;
 
-    match (&request_auth, envelope.dsn.as_deref()) {
-        (None, Some(dsn)) => {
-            let (auth, dsn_project) = auth::envelope_dsn_auth(dsn)?;
-            if dsn_project as i64 != project_id {
-                return Err(IngestError::WrongProject(project_id.to_string()));
-            }
-            admit(state, &auth, project_id).await?;
+    // Without request auth, the header line was authenticated above; it is the same line.
+    if let (Some(auth), Some(dsn)) = (&request_auth, envelope.dsn.as_deref()) {
+        let (header_auth, dsn_project) = auth::envelope_dsn_auth(dsn)?;
+        if header_auth.public_key != auth.public_key || dsn_project as i64 != project_id {
+            return Err(IngestError::HeaderMismatch);
         }
-        (None, None) => return Err(IngestError::MissingAuth),
-        (Some(auth), Some(dsn)) => {
-            let (header_auth, dsn_project) = auth::envelope_dsn_auth(dsn)?;
-            if header_auth.public_key != auth.public_key || dsn_project as i64 != project_id {
-                return Err(IngestError::HeaderMismatch);
-            }
-        }
-        (Some(_), None) => {}
     }
 
     super::origin::check(state, project_id, headers).await?;
@@ -105,6 +108,24 @@ async fn accept(
     let payloads: Vec<_> = items.into_iter().map(|item| item.payload).collect();
     enqueue(state, project_id, headers, peer, &body, &payloads).await?;
     Ok(event_id)
+}
+
+/// The longest envelope header line read before the request is authenticated.
+const MAX_HEADER_LINE: usize = 64 * 1024;
+
+/// The key in an envelope's header line, which must name the request's project.
+fn header_auth(line: &[u8], project_id: i64) -> Result<sextant_protocol::auth::Auth, IngestError> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Err(IngestError::EmptyBody);
+    }
+    let headers =
+        parse_envelope_header(line).map_err(|e| IngestError::InvalidEnvelope(e.to_string()))?;
+    let dsn = headers.dsn.ok_or(IngestError::MissingAuth)?;
+    let (auth, dsn_project) = auth::envelope_dsn_auth(&dsn)?;
+    if dsn_project as i64 != project_id {
+        return Err(IngestError::WrongProject(project_id.to_string()));
+    }
+    Ok(auth)
 }
 
 /// Items that carry an event and so need an event id.
@@ -129,7 +150,7 @@ fn is_event_json(item_type: &ItemType) -> bool {
 /// Per-item size and count limits (§7.4), and a JSON syntax check of event payloads so
 /// that a broken event is refused now rather than acknowledged and lost later.
 fn check_items(body: &[u8], items: &[ItemSpan], limits: &Limits) -> Result<(), IngestError> {
-    let mut sessions = 0usize;
+    let (mut sessions, mut attachments) = (0usize, 0usize);
     for item in items {
         let item_type = &item.headers.item_type;
         let payload = &body[item.payload.clone()];
@@ -151,8 +172,10 @@ fn check_items(body: &[u8], items: &[ItemSpan], limits: &Limits) -> Result<(), I
                 limit,
             });
         }
-        if matches!(item_type, ItemType::Session) {
-            sessions += 1;
+        match item_type {
+            ItemType::Session => sessions += 1,
+            ItemType::Attachment => attachments += 1,
+            _ => {}
         }
         if is_event_json(item_type) {
             sextant_protocol::check_event_json(payload).map_err(|e| IngestError::InvalidJson {
@@ -161,12 +184,19 @@ fn check_items(body: &[u8], items: &[ItemSpan], limits: &Limits) -> Result<(), I
             })?;
         }
     }
-    if sessions > limits.max_session_items {
-        return Err(IngestError::TooManyItems {
-            item_type: "session".into(),
-            count: sessions,
-            limit: limits.max_session_items,
-        });
+    let counts = [
+        ("session", sessions, limits.max_session_items),
+        ("attachment", attachments, limits.max_attachment_items),
+        ("envelope", items.len(), limits.max_items),
+    ];
+    for (item_type, count, limit) in counts {
+        if count > limit {
+            return Err(IngestError::TooManyItems {
+                item_type: item_type.into(),
+                count,
+                limit,
+            });
+        }
     }
     Ok(())
 }

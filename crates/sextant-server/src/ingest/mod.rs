@@ -168,24 +168,43 @@ pub(crate) async fn enqueue(
     state.pipeline.submit(entry).await
 }
 
-/// Reads and decodes a request body under both size limits. Large decodes run on a
-/// blocking thread so a slow inflate never stalls other requests.
+/// Reads and decodes a request body under both size limits.
 pub(crate) async fn read_body(
     state: &AppState,
     encoding: Option<&str>,
     body: axum::body::Body,
     max_decoded: usize,
 ) -> Result<bytes::Bytes, IngestError> {
+    let wire = read_wire(state, encoding, body).await?;
+    decode_wire(state, encoding, wire, max_decoded).await
+}
+
+/// The body as received, under the wire limit; an unknown coding is refused first.
+pub(crate) async fn read_wire(
+    state: &AppState,
+    encoding: Option<&str>,
+    body: axum::body::Body,
+) -> Result<bytes::Bytes, IngestError> {
     decode::check_encoding(encoding)?;
-    let wire = decode::read_wire_body(body, state.config.limits.max_wire_bytes).await?;
+    decode::read_wire_body(body, state.config.limits.max_wire_bytes).await
+}
+
+/// Undoes `Content-Encoding` under the decoded limit and the shared decoding budget.
+/// Large decodes run on a blocking thread so a slow inflate never stalls other requests.
+pub(crate) async fn decode_wire(
+    state: &AppState,
+    encoding: Option<&str>,
+    wire: bytes::Bytes,
+    max_decoded: usize,
+) -> Result<bytes::Bytes, IngestError> {
+    let budget = state.decode_budget.clone();
     if !decode::is_encoded(encoding) {
-        if wire.len() > max_decoded {
-            return Err(IngestError::DecodedTooLarge { limit: max_decoded });
-        }
-        return Ok(wire);
+        return decode::decode_body(encoding, wire, max_decoded, &budget);
     }
     let encoding = encoding.map(str::to_string);
-    tokio::task::spawn_blocking(move || decode::decode_body(encoding.as_deref(), wire, max_decoded))
-        .await
-        .map_err(|e| IngestError::Internal(e.to_string()))?
+    tokio::task::spawn_blocking(move || {
+        decode::decode_body(encoding.as_deref(), wire, max_decoded, &budget)
+    })
+    .await
+    .map_err(|e| IngestError::Internal(e.to_string()))?
 }

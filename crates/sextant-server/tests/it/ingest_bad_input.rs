@@ -243,3 +243,40 @@ fn low_disk_space_is_507_with_retry_after() {
         assert_eq!(r.status, 200, "{}", r.text());
     }
 }
+
+#[test]
+fn too_many_items_in_one_envelope_is_413_and_counted() {
+    let app = TestApp::spawn();
+    let id = new_id();
+    let attachments: Vec<_> = (0..101)
+        .map(|i| {
+            (
+                json!({"type": "attachment", "filename": format!("f{i}.txt")}),
+                b"a".to_vec(),
+            )
+        })
+        .collect();
+    let detail = assert_rejected(
+        &app.send_envelope(envelope(&json!({"event_id": id}), &attachments), &[]),
+        413,
+    );
+    assert!(detail.contains("too many attachment items"), "{detail}");
+
+    let many: Vec<_> = (0..1001)
+        .map(|_| (json!({"type": "something_new"}), b"{}".to_vec()))
+        .collect();
+    let detail = assert_rejected(
+        &app.send_envelope(envelope(&json!({"event_id": new_id()}), &many), &[]),
+        413,
+    );
+    assert!(detail.contains("(1001 > 1000)"), "{detail}");
+
+    let metrics = app.request("GET", "/metrics", &[], Body::None).text();
+    assert!(
+        metrics.contains(
+            "sextant_items_discarded_total{reason=\"too_large\",item_type=\"envelope\"} 2"
+        ),
+        "{metrics}"
+    );
+    assert_nothing_stored_and_still_serving(&app);
+}
