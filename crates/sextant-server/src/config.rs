@@ -23,6 +23,7 @@ pub struct Config {
     /// Take the client IP from the first `X-Forwarded-For` entry (only behind a proxy).
     pub trust_forwarded_for: bool,
     pub limits: Limits,
+    pub http: Http,
     pub rate_limit: RateLimit,
     pub pipeline: Pipeline,
     /// Release health: automatic post-deploy checks and rollup retention.
@@ -38,6 +39,7 @@ impl Default for Config {
             public_url: None,
             trust_forwarded_for: false,
             limits: Limits::default(),
+            http: Http::default(),
             rate_limit: RateLimit::default(),
             pipeline: Pipeline::default(),
             releases: crate::releases::ReleasesConfig::default(),
@@ -121,6 +123,33 @@ impl Default for Limits {
             max_attachment_items: 100,
             max_decoding_bytes: 128 * MIB,
             min_free_disk_bytes: 100 * MIB as u64,
+        }
+    }
+}
+
+/// Connection limits: how long a client may take to send a request, and how many
+/// connections are served at once, so stalled or idle clients cannot hold the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Http {
+    /// Seconds to receive a request's headers, counted from the connection's start or
+    /// from the end of the previous response (idle keep-alive time included).
+    pub header_timeout_secs: u64,
+    /// Seconds a request body may take before `min_body_bytes_per_sec` applies: a body
+    /// of `n` bytes may take `body_timeout_secs + n / min_body_bytes_per_sec` seconds.
+    pub body_timeout_secs: u64,
+    pub min_body_bytes_per_sec: u64,
+    /// Connections served at once; further clients wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http {
+            header_timeout_secs: 10,
+            body_timeout_secs: 10,
+            min_body_bytes_per_sec: 16 * 1024,
+            max_connections: 1024,
         }
     }
 }

@@ -24,6 +24,7 @@
 pub mod accounts;
 pub mod api;
 pub mod config;
+pub mod connections;
 pub mod disk;
 pub mod ingest;
 pub mod memory_budget;

@@ -3,7 +3,6 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -16,9 +15,6 @@ use crate::ingest::ratelimit::RateLimiter;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::state::{AppState, dsn};
-
-/// Longest wait for in-flight requests once shutdown starts.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -112,6 +108,7 @@ impl Server {
             self.store.clone(),
             self.config.releases.clone(),
         );
+        let http = self.config.http.clone();
         let decode_budget =
             crate::memory_budget::MemoryBudget::new(self.config.limits.max_decoding_bytes);
         let state = AppState {
@@ -126,31 +123,11 @@ impl Server {
             login_throttle: Arc::new(crate::accounts::throttle::LoginThrottle::new()),
         };
         let app = router(state);
-        let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
-        let serve = axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutdown requested; draining in-flight requests");
-            let _ = drained_tx.send(());
-        });
-        let served = tokio::select! {
-            result = serve => result,
-            () = async {
-                // Bound the drain: a client that never finishes its body can't hold us.
-                let _ = drained_rx.await;
-                tokio::time::sleep(DRAIN_TIMEOUT).await;
-            } => {
-                tracing::warn!("in-flight requests did not finish in time");
-                Ok(())
-            }
-        };
+        crate::connections::serve(self.listener, app, &http, shutdown).await;
         pipeline.shutdown().await;
         scheduler.shutdown().await;
         tracing::info!("stopped");
-        served.map_err(ServerError::Io)
+        Ok(())
     }
 }
 

@@ -20,8 +20,10 @@ const KEYS: &[&str] = &[
     "public_url",
     "trust_forwarded_for",
     "limits",
+    "http",
     "rate_limit",
     "pipeline",
+    "releases",
 ];
 
 pub fn load(global: &GlobalArgs, serve: Option<&ServeArgs>) -> anyhow::Result<Config> {
