@@ -7,11 +7,13 @@
 
 pub mod accounts;
 pub mod model;
+mod redact;
 pub mod releases;
 mod sql;
 
 pub use accounts::*;
 pub use model::*;
+pub use redact::redact_url;
 pub use releases::*;
 
 use async_trait::async_trait;

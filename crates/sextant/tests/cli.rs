@@ -166,3 +166,60 @@ fn first_start_creates_the_default_project_and_prints_its_dsn() {
     assert_eq!(status, 200);
     assert_eq!(projects[0]["slug"], "default");
 }
+
+/// A database password never reaches the terminal or the logs, whether it sits in the
+/// URL's user info or in a query parameter, and whether the URL comes from a flag or the
+/// environment.
+#[test]
+fn database_passwords_are_redacted_in_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    // An invalid port and an unknown scheme fail at once, before any connection attempt.
+    let urls = [
+        "postgres://u:hunter2@127.0.0.1:99999/db?password=hunter3",
+        "postgress://u:hunter2@127.0.0.1/db?sslmode=disable&password=hunter3",
+    ];
+    let commands: [&[&str]; 3] = [
+        &["serve", "--listen", "127.0.0.1:0"],
+        &["project", "list"],
+        &[
+            "user",
+            "create",
+            "--email",
+            "a@example.com",
+            "--password",
+            "longenough",
+        ],
+    ];
+    let run = |args: &[&str], env: Option<&str>| {
+        let mut cmd = std::process::Command::new(support::BIN);
+        cmd.args(args)
+            .current_dir(dir.path())
+            .env_remove("SEXTANT_DATABASE_URL")
+            .env("RUST_LOG", "debug");
+        if let Some(url) = env {
+            cmd.env("SEXTANT_DATABASE_URL", url);
+        }
+        cmd.output().expect("run sextant")
+    };
+    for url in urls {
+        for command in commands {
+            let flagged = [&["--database-url", url][..], command].concat();
+            for output in [run(&flagged, None), run(command, Some(url))] {
+                assert!(!output.status.success(), "{command:?} with {url}");
+                let text = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                );
+                assert!(!text.contains("hunter"), "{command:?} leaked: {text}");
+                assert!(text.contains("u:***@127.0.0.1"), "{command:?}: {text}");
+                assert!(text.contains("password=***"), "{command:?}: {text}");
+            }
+        }
+        let shown = run(&["show-config"], Some(url));
+        let text = String::from_utf8_lossy(&shown.stdout);
+        assert!(shown.status.success());
+        assert!(!text.contains("hunter"), "show-config leaked: {text}");
+        assert!(text.contains("u:***@127.0.0.1"), "{text}");
+    }
+}

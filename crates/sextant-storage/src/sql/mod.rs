@@ -106,7 +106,8 @@ pub(crate) async fn open(url: &str) -> Result<SqlStore> {
         open_postgres(url).await
     } else {
         Err(StoreError::BadUrl(format!(
-            "unsupported scheme in {url:?}: expected sqlite:// or postgres://"
+            "unsupported scheme in {:?}: expected sqlite:// or postgres://",
+            crate::redact_url(url)
         )))
     }
 }

@@ -90,11 +90,7 @@ async fn open(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let url = config.effective_database_url();
     sextant_storage::open(&url)
         .await
-        .with_context(|| format!("cannot open database {}", redact(&url)))
-}
-
-fn redact(url: &str) -> String {
-    url.split('@').next_back().unwrap_or(url).to_string()
+        .with_context(|| format!("cannot open database {}", sextant_storage::redact_url(&url)))
 }
 
 fn base_url(config: &Config) -> String {

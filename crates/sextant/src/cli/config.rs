@@ -69,40 +69,14 @@ pub fn load(global: &GlobalArgs, serve: Option<&ServeArgs>) -> anyhow::Result<Co
 
 pub fn show(config: &Config) -> anyhow::Result<ExitCode> {
     let mut shown = config.clone();
-    shown.database_url = shown.database_url.as_deref().map(redact_password);
+    shown.database_url = shown
+        .database_url
+        .as_deref()
+        .map(sextant_storage::redact_url);
     println!("{}", toml_like(&shown)?);
     Ok(ExitCode::SUCCESS)
 }
 
 fn toml_like(config: &Config) -> anyhow::Result<String> {
     Ok(serde_json::to_string_pretty(config)?)
-}
-
-/// Hides the password of a `scheme://user:password@host` URL.
-fn redact_password(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redacts_only_the_password() {
-        assert_eq!(
-            redact_password("postgres://u:secret@h/db"),
-            "postgres://u:***@h/db"
-        );
-        assert_eq!(redact_password("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(redact_password("sqlite://data/x.db"), "sqlite://data/x.db");
-    }
 }

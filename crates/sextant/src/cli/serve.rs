@@ -19,10 +19,7 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let database = config
-        .database_url
-        .clone()
-        .unwrap_or_else(|| config.data_dir.display().to_string());
+    let database = sextant_storage::redact_url(&config.effective_database_url());
     let server = Server::prepare(config, listener)
         .await
         .with_context(|| format!("cannot open database {database}"))?;

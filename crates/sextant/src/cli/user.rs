@@ -44,7 +44,7 @@ pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitC
     let url = config.effective_database_url();
     let store = sextant_storage::open(&url)
         .await
-        .context("cannot open the database")?;
+        .with_context(|| format!("cannot open database {}", sextant_storage::redact_url(&url)))?;
     store.bootstrap_default().await?;
     match command {
         UserCommand::Create {
