@@ -11,6 +11,7 @@ mod account;
 mod error;
 mod event_view;
 mod format;
+mod invite;
 mod issue;
 mod issues;
 mod live;
@@ -45,7 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(pages::logout))
         .route(
             "/invite/{token}",
-            get(pages::invite_form).post(pages::invite_accept),
+            get(invite::invite_form).post(invite::invite_accept),
         )
         .route("/account", get(account::account))
         .route("/account/password", post(account::change_password))

@@ -1,9 +1,9 @@
 //! The pages around signing in: the page layout's navigation, the sign-in form (also
-//! the first-run setup's), sign in and out, and accepting an invite.
+//! the first-run setup's), and sign in and out.
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -12,11 +12,10 @@ use std::net::SocketAddr;
 
 use super::error::{UiError, UiResult};
 use super::viewer::{Form, Viewer, check_origin, current, local_path};
-use crate::accounts::password::{check_strength, dummy_hash, hash_password, verify_password};
+use crate::accounts::password::{dummy_hash, verify_password};
 use crate::accounts::session::{LIFETIME_MS, clear_cookie, secret_hash, set_cookie};
 use crate::accounts::throttle::Attempt;
 use crate::accounts::{new_secret, normalize_email};
-use crate::api::auth::hash_token;
 use crate::ingest::{client_ip, now_millis as now_ms};
 use crate::state::AppState;
 
@@ -213,107 +212,4 @@ pub async fn logout(
     resp.headers_mut()
         .insert(header::SET_COOKIE, clear_cookie(secure));
     Ok(resp)
-}
-
-#[derive(Template)]
-#[template(path = "invite.html")]
-struct InvitePage {
-    nav: Option<Nav>,
-    title: String,
-    org_name: String,
-    role: String,
-    signed_in_as: String,
-    csrf: String,
-    error: String,
-}
-
-async fn find_invite(
-    state: &AppState,
-    token: &str,
-) -> UiResult<(sextant_storage::Invite, sextant_storage::Organization)> {
-    let invite = state
-        .store
-        .find_invite(&hash_token(token), now_ms())
-        .await?
-        .ok_or_else(|| UiError::BadRequest("This invite link is invalid or has expired.".into()))?;
-    let org = state
-        .store
-        .list_orgs()
-        .await?
-        .into_iter()
-        .find(|o| o.id == invite.org_id)
-        .ok_or(UiError::NotFound)?;
-    Ok((invite, org))
-}
-
-pub async fn invite_form(
-    State(state): State<AppState>,
-    Path(token): Path<String>,
-    headers: HeaderMap,
-) -> UiResult<Response> {
-    let (invite, org) = find_invite(&state, &token).await?;
-    let viewer = current(&headers, &state).await?;
-    render(&InvitePage {
-        nav: None,
-        title: "Join organization".into(),
-        org_name: org.name,
-        role: invite.role.as_str().into(),
-        signed_in_as: viewer
-            .as_ref()
-            .map(|v| v.user.email.clone())
-            .unwrap_or_default(),
-        csrf: viewer.map(|v| v.session.csrf_token).unwrap_or_default(),
-        error: String::new(),
-    })
-}
-
-/// Joins the organization: as the signed-in user (CSRF-checked), or by creating an
-/// account from the form. The link is single use.
-pub async fn invite_accept(
-    State(state): State<AppState>,
-    Path(token): Path<String>,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> UiResult<Response> {
-    check_origin(&method, &headers, &state)?;
-    let (invite, org) = find_invite(&state, &token).await?;
-    let next = format!("/orgs/{}/settings", org.slug);
-    if let Some(viewer) = current(&headers, &state).await? {
-        viewer.form(&body)?;
-        // An invite adds a role, never takes one away: a member with a higher role keeps it.
-        state
-            .store
-            .grant_member(org.id, viewer.user.id, invite.role)
-            .await?;
-        state.store.delete_invite(invite.id).await?;
-        return Ok(Redirect::to(&next).into_response());
-    }
-    let form = Form::parse(&body);
-    let email = normalize_email(form.text("email"));
-    let password = form.get("password").unwrap_or("");
-    let problem = if !email.contains('@') {
-        Some("Enter a valid email address.".to_string())
-    } else {
-        check_strength(password).err().map(|e| e.to_string())
-    };
-    if let Some(error) = problem {
-        return render(&InvitePage {
-            nav: None,
-            title: "Join organization".into(),
-            org_name: org.name,
-            role: invite.role.as_str().into(),
-            signed_in_as: String::new(),
-            csrf: String::new(),
-            error,
-        });
-    }
-    let hash = hash_password(password).map_err(|e| UiError::Internal(e.to_string()))?;
-    let user = state.store.create_user(&email, &hash).await?;
-    state
-        .store
-        .grant_member(org.id, user.id, invite.role)
-        .await?;
-    state.store.delete_invite(invite.id).await?;
-    sign_in(&state, &user, &next).await
 }

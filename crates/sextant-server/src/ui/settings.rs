@@ -13,7 +13,7 @@ use super::format::ago;
 use super::pages::{Nav, project_url, render};
 use super::snippets::{Snippets, first_dsn};
 use super::viewer::Viewer;
-use crate::accounts::new_secret;
+use crate::accounts::{new_secret, normalize_email};
 use crate::api::auth::hash_token;
 use crate::ingest::now_millis as now_ms;
 use crate::state::{AppState, dsn};
@@ -193,6 +193,12 @@ pub async fn invite_action(
                     "You cannot invite with a role above your own.".into(),
                 ));
             }
+            // The invite is for this address only: an account made from the link gets it.
+            let email = normalize_email(form.text("email"));
+            if !email.contains('@') {
+                let error = "Enter the email address of the person you invite.";
+                return org_page(&state, &viewer, &slug, String::new(), error).await;
+            }
             let token = new_secret();
             state
                 .store
@@ -200,7 +206,7 @@ pub async fn invite_action(
                     org.id,
                     &hash_token(&token),
                     role,
-                    form.text("email"),
+                    &email,
                     now_ms() + INVITE_LIFETIME_MS,
                 )
                 .await?;

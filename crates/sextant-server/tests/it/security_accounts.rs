@@ -1,7 +1,7 @@
 //! Account security: invites never lower a role, admins cannot touch owners, an
 //! organization always keeps an owner, sign-in redirects stay on this server, sign-in
-//! and password changes are throttled per client address, and first-run setup makes one
-//! owner.
+//! and password changes are throttled per client address, first-run setup makes one
+//! owner, and invite links neither reveal accounts nor take unlimited guesses.
 
 use sextant_storage::Role;
 
@@ -323,4 +323,106 @@ fn concurrent_setups_make_exactly_one_owner() {
     let members = app.block_on(app.store().list_members(org.id)).unwrap();
     assert_eq!(members.len(), 1, "{members:?}");
     assert_eq!(members[0].role, Role::Owner);
+}
+
+// --- invites ----------------------------------------------------------------------------
+
+#[test]
+fn invite_links_do_not_reveal_existing_accounts() {
+    let app = TestApp::spawn();
+    app.create_user(
+        "olive@example.com",
+        PASSWORD,
+        Some(("default", Role::Owner)),
+    );
+    // An account in no organization of this one.
+    app.create_user("taken@example.com", PASSWORD, None);
+    let olive = app.sign_in("olive@example.com", PASSWORD);
+    let users = || app.block_on(app.store().count_users()).unwrap();
+
+    // Only the invited address can make an account from the link.
+    let link = invite(&app, &olive, "member", "new@example.com");
+    let page = app.page("", &link).text();
+    assert!(
+        page.contains("value=\"new@example.com\" readonly"),
+        "{page}"
+    );
+    let r = app.form_post(
+        None,
+        &link,
+        &[("email", "taken@example.com"), ("password", PASSWORD)],
+        &[],
+    );
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("this invite was sent to"), "{}", r.text());
+    assert!(!r.text().contains("exists"), "{}", r.text());
+
+    // An invite to an address with an account says to sign in, not that it exists.
+    let before = users();
+    let link = invite(&app, &olive, "member", "taken@example.com");
+    let r = app.form_post(
+        None,
+        &link,
+        &[
+            ("email", "taken@example.com"),
+            ("password", "some other password"),
+        ],
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    assert!(text.contains("sign in with it first"), "{text}");
+    assert!(!text.contains("exists"), "{text}");
+    assert_eq!(users(), before);
+    // The link still works for its owner once signed in.
+    let taken = app.sign_in("taken@example.com", PASSWORD);
+    let r = app.browser_post(&taken, &link, &[]);
+    assert_eq!(r.status, 303, "{}", r.text());
+
+    // The invited address gets its account.
+    let link = invite(&app, &olive, "member", "New@Example.com");
+    let r = app.form_post(
+        None,
+        &link,
+        &[("email", "new@example.com"), ("password", PASSWORD)],
+        &[],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(users(), before + 1);
+}
+
+#[test]
+fn invite_redemption_is_throttled_per_client_address() {
+    let app = TestApp::spawn_with(|c| c.trust_forwarded_for = true);
+    app.create_user(
+        "olive@example.com",
+        PASSWORD,
+        Some(("default", Role::Owner)),
+    );
+    let olive = app.sign_in("olive@example.com", PASSWORD);
+    let redeem = |path: &str, client: &str, email: &str| {
+        app.form_post(
+            None,
+            path,
+            &[("email", email), ("password", PASSWORD)],
+            &[("X-Forwarded-For", client)],
+        )
+        .status
+    };
+    let statuses: Vec<u16> = (0..6)
+        .map(|n| {
+            redeem(
+                &format!("/invite/{n:064x}"),
+                "198.51.100.7",
+                "x@example.com",
+            )
+        })
+        .collect();
+    assert_eq!(statuses[0], 400);
+    assert_eq!(statuses[5], 429, "{statuses:?}");
+
+    // A real link from that client waits too; another client is not held up.
+    let link = invite(&app, &olive, "member", "new@example.com");
+    assert_eq!(redeem(&link, "198.51.100.7", "new@example.com"), 429);
+    assert_eq!(redeem(&link, "203.0.113.9", "new@example.com"), 303);
 }
