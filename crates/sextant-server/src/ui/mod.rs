@@ -32,6 +32,7 @@ use axum::routing::{get, post};
 use crate::state::AppState;
 
 pub use error::UiError;
+pub use live::RECHECK_INTERVAL as LIVE_RECHECK_INTERVAL;
 
 /// No inline script or style anywhere, no framing, forms only to ourselves.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
