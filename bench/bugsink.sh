@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# Benchmark Bugsink (a peer Sentry-compatible server) with `sextant bench`.
+# Benchmark Bugsink (a peer Sentry-compatible server) with `sextant-bench`.
 #
 # Installs Bugsink from PyPI into a venv in a temp dir (never in the repo), sets up its
 # "singleserver" production layout on SQLite (gunicorn for HTTP plus the snappea
 # background worker that digests events), creates a team and project to get a DSN, then
-# runs `sextant bench` against 127.0.0.1 only, counting stored rows of Bugsink's
+# runs `sextant-bench` against 127.0.0.1 only, counting stored rows of Bugsink's
 # events_event table with sqlite3 and sampling RSS/CPU of gunicorn and snappea with all
 # their children. Stops everything it started on exit.
 #
 # Usage: bench/bugsink.sh [--events N] [--concurrency C] [--port P] [--workers W]
 #          [--e2e-timeout 1800s] [--venv DIR] [--sextant BIN] [--keep] [--out FILE]
-#          [-- extra sextant bench args]
+#          [-- extra sextant-bench args]
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,8 +46,14 @@ done
 command -v sqlite3 >/dev/null || { echo "needs the sqlite3 CLI (apt-get install sqlite3)" >&2; exit 1; }
 
 if [[ -z "$SEXTANT" ]]; then
-  (cd "$ROOT" && cargo build --release -p sextant)
+  (cd "$ROOT" && cargo build --release -p sextant -p sextant-bench)
   SEXTANT="$ROOT/target/release/sextant"
+fi
+# The load generator: beside the server binary, else built from this checkout.
+BENCH="$(dirname "$SEXTANT")/sextant-bench"
+if [[ ! -x "$BENCH" ]]; then
+  (cd "$ROOT" && cargo build --release -p sextant-bench)
+  BENCH="$ROOT/target/release/sextant-bench"
 fi
 # The script works inside its temp dir, so paths given relative to here must be absolute.
 SEXTANT=$(realpath "$SEXTANT")
@@ -87,7 +93,7 @@ cd "$WORK"
 # are lifted: the benchmark measures ingestion, not quota enforcement.
 cat >>bugsink_conf.py <<EOF
 
-# --- sextant bench overrides ---
+# --- sextant-bench overrides ---
 BUGSINK["BASE_URL"] = "http://127.0.0.1:$PORT"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 SECURE_PROXY_SSL_HEADER = None
@@ -134,7 +140,7 @@ sleep 3
 OUT=${OUT:-"$ROOT/bench/results/bugsink-sqlite-$(date -u +%Y%m%dT%H%M%SZ).json"}
 mkdir -p "$(dirname "$OUT")"
 status=0
-"$SEXTANT" bench --dsn "$DSN" --events "$EVENTS" --concurrency "$CONCURRENCY" \
+"$BENCH" --dsn "$DSN" --events "$EVENTS" --concurrency "$CONCURRENCY" \
   --label "bugsink-$VERSION-sqlite" --e2e-timeout "$E2E_TIMEOUT" \
   --count-cmd "sqlite3 -cmd '.timeout 5000' '$DATA/db.sqlite3' 'select count(*) from events_event'" \
   --server-pid "$GUNICORN" --server-pid "$SNAPPEA" --server-pid-tree \

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Benchmark Sextant with `sextant bench`.
+# Benchmark Sextant with `sextant-bench`.
 #
 # Builds the release binary, starts `sextant serve` on 127.0.0.1 with a fresh temp data
 # dir (embedded SQLite) or a given PostgreSQL URL, creates a read-only API token, runs
-# `sextant bench` with end-to-end counting through the issue API, time-to-visible via
+# `sextant-bench` with end-to-end counting through the issue API, time-to-visible via
 # the event endpoint and RSS/CPU sampling of the server process, reads ack → visible
 # under load from the server's metrics, writes the JSON result under bench/results/, and
 # stops the server.
 #
 # Usage: bench/run-sextant.sh [--postgres URL] [--events N] [--concurrency C] [--port P]
-#          [--sextant BIN] [--keep] [--out FILE] [-- extra sextant bench args]
+#          [--sextant BIN] [--keep] [--out FILE] [-- extra sextant-bench args]
 #
 # With --postgres, use an empty database (e.g. `createdb sextant_bench`): the bench
 # subtracts a baseline, but earlier runs' rows still make the database bigger.
@@ -39,8 +39,14 @@ while [[ $# -gt 0 ]]; do
 done
 
 if [[ -z "$SEXTANT" ]]; then
-  (cd "$ROOT" && cargo build --release -p sextant)
+  (cd "$ROOT" && cargo build --release -p sextant -p sextant-bench)
   SEXTANT="$ROOT/target/release/sextant"
+fi
+# The load generator: beside the server binary, else built from this checkout.
+BENCH="$(dirname "$SEXTANT")/sextant-bench"
+if [[ ! -x "$BENCH" ]]; then
+  (cd "$ROOT" && cargo build --release -p sextant-bench)
+  BENCH="$ROOT/target/release/sextant-bench"
 fi
 SEXTANT=$(realpath "$SEXTANT")
 
@@ -88,7 +94,7 @@ OUT=${OUT:-"$ROOT/bench/results/sextant-$BACKEND-$(date -u +%Y%m%dT%H%M%SZ).json
 OUT=$(realpath -m "$OUT")
 mkdir -p "$(dirname "$OUT")"
 status=0
-SEXTANT_BENCH_API_TOKEN="$TOKEN" "$SEXTANT" bench --dsn "$DSN" --events "$EVENTS" \
+SEXTANT_BENCH_API_TOKEN="$TOKEN" "$BENCH" --dsn "$DSN" --events "$EVENTS" \
   --concurrency "$CONCURRENCY" --label "sextant-$("$SEXTANT" --version | cut -d' ' -f2)-$BACKEND" \
   --server-pid "$SERVER" --json "$OUT" "${EXTRA[@]}" || status=$?
 # Ack → visible under load: the server's histogram of inbox commit → processed commit

@@ -1,7 +1,6 @@
 //! Command-line interface: flags, configuration layering and subcommand dispatch.
 
 mod admin;
-mod bench;
 mod config;
 pub mod release;
 mod send_test_event;
@@ -67,8 +66,6 @@ pub enum Command {
     SendTestEvent(send_test_event::SendTestEventArgs),
     /// Print the effective configuration (secrets redacted).
     ShowConfig,
-    /// Load-test a Sentry-compatible server: throughput, latency, time-to-visible, RSS/CPU.
-    Bench(Box<bench::BenchArgs>),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -77,7 +74,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::SendTestEvent(args) => send_test_event::run(&args),
         Command::Release(cmd) => Ok(release::run(&cmd)),
-        Command::Bench(args) => bench::run(&args),
         command => {
             let config = config::load(
                 &cli.global,
@@ -97,7 +93,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Command::Token(cmd) => admin::token(&config, cmd).await,
                     Command::User(cmd) => user::user(&config, cmd).await,
                     Command::ShowConfig => config::show(&config),
-                    Command::SendTestEvent(_) | Command::Bench(_) | Command::Release(_) => {
+                    Command::SendTestEvent(_) | Command::Release(_) => {
                         unreachable!("handled above")
                     }
                 }

@@ -1,4 +1,4 @@
-//! `sextant bench`: a load generator for any Sentry-compatible server. It sends realistic
+//! `sextant-bench`: a load generator for any Sentry-compatible server. It sends realistic
 //! Django exception events at a fixed concurrency and reports acknowledged throughput and
 //! latency, end-to-end throughput (until every accepted event is queryable), idle
 //! time-to-visible, and the server's memory and CPU per event.
@@ -21,14 +21,15 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use clap::Args;
+use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use sextant_protocol::auth::parse_dsn;
 
 use count::{Counter, Kind};
 use report::{EndToEnd, Latency, Load, Payload, Report, Server, VisibilityReport};
 
-#[derive(Debug, Args)]
+#[derive(Debug, Parser)]
+#[command(name = "sextant-bench", version, about)]
 pub struct BenchArgs {
     /// DSN of the server under test (any Sentry-compatible server).
     #[arg(long, required_unless_present = "null_server")]
@@ -230,7 +231,17 @@ fn end_to_end(
     }
 }
 
-pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+fn main() -> ExitCode {
+    match run(&BenchArgs::parse()) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.concurrency > 0, "--concurrency must be at least 1");
     anyhow::ensure!(args.events > 0, "--events must be at least 1");
     let dsn_text = match (&args.dsn, args.null_server) {

@@ -149,7 +149,7 @@ impl Report {
         let r = self;
         let _ = writeln!(
             s,
-            "sextant bench: {} ({})",
+            "sextant-bench: {} ({})",
             r.label, r.settings.envelope_url
         );
         let _ = writeln!(
