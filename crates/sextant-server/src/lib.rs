@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod ops;
 pub mod pipeline;
 pub mod projects;
+pub mod rate_limit;
 pub mod releases;
 pub mod server;
 pub mod state;

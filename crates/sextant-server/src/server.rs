@@ -11,10 +11,11 @@ use sextant_storage::{Organization, Project, ProjectKey, Store, StoreError};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::ingest::ratelimit::RateLimiter;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
-use crate::state::{AppState, dsn};
+use crate::rate_limit::RateLimiter;
+use crate::state::AppState;
+use sextant_protocol::auth::format_dsn as dsn;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {

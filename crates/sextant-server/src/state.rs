@@ -6,9 +6,9 @@ use std::sync::Arc;
 use sextant_storage::Store;
 
 use crate::config::Config;
-use crate::ingest::ratelimit::RateLimiter;
 use crate::metrics::Metrics;
 use crate::pipeline::PipelineHandle;
+use crate::rate_limit::RateLimiter;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -30,13 +30,5 @@ impl AppState {
     /// Base URL without a trailing slash, for DSNs and links.
     pub fn base_url(&self) -> String {
         self.config.base_url(self.bound)
-    }
-}
-
-/// A DSN for `public_key` of project `project_id`, reachable at `base_url`.
-pub fn dsn(base_url: &str, public_key: &str, project_id: i64) -> String {
-    match base_url.split_once("://") {
-        Some((scheme, rest)) => format!("{scheme}://{public_key}@{rest}/{project_id}"),
-        None => format!("http://{public_key}@{base_url}/{project_id}"),
     }
 }

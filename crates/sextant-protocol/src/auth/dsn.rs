@@ -100,6 +100,15 @@ fn split_host_port(hostport: &str) -> Result<(&str, Option<u16>), DsnError> {
     Ok((host, port))
 }
 
+/// The DSN that SDKs use to reach a server at `base_url` with `public_key` for
+/// `project_id`: the inverse of [`parse_dsn`] for a server's own base URL.
+pub fn format_dsn(base_url: &str, public_key: &str, project_id: i64) -> String {
+    match base_url.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{public_key}@{rest}/{project_id}"),
+        None => format!("http://{public_key}@{base_url}/{project_id}"),
+    }
+}
+
 impl Dsn {
     /// Port actually used (explicit, else scheme default).
     pub fn effective_port(&self) -> u16 {
@@ -156,6 +165,22 @@ mod tests {
             "http://abc@[::1]:8080/1",
         ] {
             assert_eq!(parse_dsn(s).unwrap().to_string(), s);
+        }
+    }
+
+    #[test]
+    fn formats_what_it_parses() {
+        for (base, dsn) in [
+            ("http://127.0.0.1:9000", "http://k@127.0.0.1:9000/3"),
+            (
+                "https://sextant.example.com/sub",
+                "https://k@sextant.example.com/sub/3",
+            ),
+            ("127.0.0.1:9000", "http://k@127.0.0.1:9000/3"),
+        ] {
+            assert_eq!(format_dsn(base, "k", 3), dsn);
+            let parsed = parse_dsn(dsn).unwrap();
+            assert_eq!((parsed.public_key.as_str(), parsed.project_id), ("k", 3));
         }
     }
 

@@ -3,7 +3,7 @@
 
 mod dsn;
 
-pub use dsn::{Dsn, DsnError, parse_dsn};
+pub use dsn::{Dsn, DsnError, format_dsn, parse_dsn};
 
 use base64::Engine;
 

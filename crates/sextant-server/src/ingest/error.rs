@@ -67,6 +67,17 @@ pub enum IngestError {
     Internal(String),
 }
 
+impl From<crate::pipeline::Refusal> for IngestError {
+    fn from(refusal: crate::pipeline::Refusal) -> Self {
+        use crate::pipeline::Refusal;
+        match refusal {
+            Refusal::Busy { retry_after } => IngestError::Overloaded { retry_after },
+            Refusal::DiskFull { free, floor } => IngestError::DiskFull { free, floor },
+            Refusal::CommitFailed(reason) => IngestError::Internal(reason),
+        }
+    }
+}
+
 impl IngestError {
     pub fn status(&self) -> StatusCode {
         use IngestError::*;

@@ -9,7 +9,6 @@ pub mod decode;
 mod envelope;
 pub mod error;
 mod origin;
-pub mod ratelimit;
 mod store;
 
 use std::net::SocketAddr;
@@ -22,9 +21,9 @@ use sextant_protocol::auth::Auth;
 use sextant_storage::ProjectKey;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::rate_limit::Limit;
 use crate::state::AppState;
 use error::IngestError;
-use ratelimit::Limit;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -165,7 +164,7 @@ pub(crate) async fn enqueue(
         user_agent: user_agent(headers),
         body: crate::pipeline::codec::pack_envelope(envelope, payloads),
     };
-    state.pipeline.submit(entry).await
+    Ok(state.pipeline.submit(entry).await?)
 }
 
 /// Reads and decodes a request body under both size limits.

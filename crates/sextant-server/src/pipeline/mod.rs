@@ -18,7 +18,6 @@ use tokio::task::JoinHandle;
 
 use crate::config::Pipeline as PipelineConfig;
 use crate::disk::DiskGuard;
-use crate::ingest::error::IngestError;
 use crate::metrics::Metrics;
 
 pub use items::process_rows;
@@ -93,6 +92,19 @@ const BACKLOG_RETRY_SECS: u64 = 10;
 /// How often the backlog is counted (for PostgreSQL a `COUNT(*)` of the inbox).
 const BACKLOG_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Why the pipeline would not take a request; ingest turns each into its response.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// Too much is waiting already; the client should retry after this many seconds.
+    #[error("too much is waiting to be stored; retry after {retry_after}s")]
+    Busy { retry_after: u64 },
+    #[error("not enough disk space ({free} bytes free, {floor} required)")]
+    DiskFull { free: u64, floor: u64 },
+    /// The commit failed or the writer stopped.
+    #[error("the inbox commit failed: {0}")]
+    CommitFailed(String),
+}
+
 /// Held while a request waits for its commit.
 pub struct Admitted {
     _request: OwnedSemaphorePermit,
@@ -118,16 +130,16 @@ impl Admission {
 
     /// Takes room for a body of `len` bytes, or refuses at once. A body larger than the
     /// whole budget takes all of it, so it is admitted only when nothing else waits.
-    pub fn admit(&self, len: usize) -> Result<Admitted, IngestError> {
+    pub fn admit(&self, len: usize) -> Result<Admitted, Refusal> {
         self.disk
             .check()
-            .map_err(|(free, floor)| IngestError::DiskFull { free, floor })?;
+            .map_err(|(free, floor)| Refusal::DiskFull { free, floor })?;
         if self.backlog.full() {
-            return Err(IngestError::Overloaded {
+            return Err(Refusal::Busy {
                 retry_after: BACKLOG_RETRY_SECS,
             });
         }
-        let overloaded = |_| IngestError::Overloaded { retry_after: 1 };
+        let overloaded = |_| Refusal::Busy { retry_after: 1 };
         let request = self
             .requests
             .clone()
@@ -151,7 +163,7 @@ impl Admission {
 impl PipelineHandle {
     /// Returns once the entry is committed to the inbox. Refuses with 429 when more
     /// requests are already waiting than the configured bound, so memory stays bounded.
-    pub async fn submit(&self, entry: InboxEntry) -> Result<(), IngestError> {
+    pub async fn submit(&self, entry: InboxEntry) -> Result<(), Refusal> {
         let permit = self.admission.admit(entry.body.len())?;
         let pending = self.metrics.pending_writes();
         pending.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -185,7 +197,7 @@ impl PipelineHandle {
         };
         pending.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         drop(permit);
-        result.map_err(IngestError::Internal)
+        result.map_err(Refusal::CommitFailed)
     }
 }
 
@@ -317,10 +329,7 @@ mod tests {
         let admission = admission(2, 1 << 20);
         let first = admission.admit(100).unwrap();
         let _second = admission.admit(100).unwrap();
-        assert!(matches!(
-            admission.admit(100),
-            Err(IngestError::Overloaded { .. })
-        ));
+        assert!(matches!(admission.admit(100), Err(Refusal::Busy { .. })));
         drop(first);
         assert!(admission.admit(100).is_ok());
     }
@@ -331,7 +340,7 @@ mod tests {
         let big = admission.admit(40 * 1024).unwrap();
         assert!(matches!(
             admission.admit(40 * 1024),
-            Err(IngestError::Overloaded { .. })
+            Err(Refusal::Busy { .. })
         ));
         assert!(admission.admit(1024).is_ok(), "small bodies still fit");
         drop(big);
@@ -348,7 +357,7 @@ mod tests {
         backlog.set(100);
         assert!(matches!(
             admission.admit(10),
-            Err(IngestError::Overloaded { retry_after }) if retry_after > 1
+            Err(Refusal::Busy { retry_after }) if retry_after > 1
         ));
         backlog.set(0);
         assert!(admission.admit(10).is_ok());
@@ -366,9 +375,6 @@ mod tests {
             DiskGuard::new(Some(std::env::temp_dir()), u64::MAX),
             Backlog::new(0),
         );
-        assert!(matches!(
-            admission.admit(10),
-            Err(IngestError::DiskFull { .. })
-        ));
+        assert!(matches!(admission.admit(10), Err(Refusal::DiskFull { .. })));
     }
 }

@@ -16,7 +16,8 @@ use super::viewer::Viewer;
 use crate::accounts::{new_secret, normalize_email};
 use crate::api::auth::hash_token;
 use crate::ingest::now_millis as now_ms;
-use crate::state::{AppState, dsn};
+use crate::state::AppState;
+use sextant_protocol::auth::format_dsn as dsn;
 
 /// Invite links work for a week.
 const INVITE_LIFETIME_MS: i64 = 7 * 24 * 60 * 60 * 1000;

@@ -4,7 +4,9 @@
 use sextant_storage::Project;
 
 use super::error::UiResult;
-use crate::state::{AppState, dsn};
+use sextant_protocol::auth::format_dsn as dsn;
+
+use crate::state::AppState;
 
 pub struct Snippets {
     pub dsn: String,

@@ -6,7 +6,7 @@ use sextant_storage::{
 };
 
 use super::format_ms;
-use crate::state::dsn;
+use sextant_protocol::auth::format_dsn as dsn;
 
 pub fn org_json(org: &Organization) -> Value {
     json!({

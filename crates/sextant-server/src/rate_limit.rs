@@ -1,4 +1,4 @@
-//! Per-key fixed-window rate limiting for ingest.
+//! Per-key fixed-window rate limiting, which ingest applies to DSN keys.
 //!
 //! Fixed windows are coarse but cheap, and their reset time is exactly what
 //! `Retry-After` must announce. Counts live in memory per node, so with several nodes
