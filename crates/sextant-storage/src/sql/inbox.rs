@@ -1,6 +1,22 @@
 //! The ingest inbox: durable enqueue, and the read → process → write round that makes
 //! processing exactly-once. An SQLite file store queues in its journal (`journal/`); the
 //! other stores in their `inbox` table.
+//!
+//! `process_inbox` writes what a batch of queued requests produced and records them as
+//! consumed in one transaction, and refuses the batch if any of them was consumed already,
+//! so nothing is stored twice:
+//! - In an `inbox` table (PostgreSQL, in-memory SQLite, and rows that versions before the
+//!   journal left in an SQLite file) the record is the deletion of the rows. PostgreSQL
+//!   nodes share the table: `FOR UPDATE SKIP LOCKED` claims rows inside that transaction.
+//! - In the journal it is the consumed position, moved only if it is still where the batch
+//!   started. Batches are handed out one after another, several are parsed and grouped at
+//!   once before the single writer is asked, and each commits only after every batch read
+//!   before it (`journal/reader.rs`; a failed batch takes back the ones read after it).
+//!
+//! Processing commits skip their own flush (SQLite's `synchronous = NORMAL`, PostgreSQL's
+//! `synchronous_commit = off`): a lost commit loses the events together with the record
+//! that their requests were consumed, which are then processed again. Enqueue commits, the
+//! acknowledgements, keep the durable setting.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

@@ -8,6 +8,9 @@
 //! with a mark has moved, whatever state the spool is in, so a crash between the steps
 //! is finished by the next open. (The earlier version used the same marks for rows it had
 //! processed, so its own interrupted rounds are finished the same way.)
+//!
+//! That version takes no journal lock, so it must have stopped before this one starts on
+//! the same directory: the move cannot tell that it is still writing to its spool.
 
 use std::path::{Path, PathBuf};
 

@@ -5,6 +5,13 @@
 //! sqlx's SQLite driver runs each statement on a worker thread and hands the result back
 //! over a channel; on the hot path those hand-offs cost more than SQLite's own work. Here
 //! a job crosses threads once, however many statements it runs.
+//!
+//! A checkpointer thread, at most every 100 ms while writes go on, copies what the
+//! write-ahead log gathered into the database file (`PASSIVE`), so the writer never waits
+//! for a checkpoint. Jobs write in immediate transactions (see `sql/mod.rs`). A processed
+//! batch may commit without an fsync of its own (`unsynced_transaction`): a lost tail loses
+//! its events together with the record that their requests were consumed, and those
+//! requests are processed again.
 
 use std::path::PathBuf;
 use std::sync::{Mutex, mpsc};

@@ -1,6 +1,30 @@
 //! The SQL implementation of `Store`: connecting, migrating, and helpers shared by the
 //! per-domain modules. One SQL text serves both backends through sqlx's `Any` driver;
 //! `Backend` is consulted only where the dialects must differ (DDL, search, row claims).
+//! Migrations live in `migrations/sqlite` and `migrations/postgres`; `upgrade_tests.rs`
+//! checks that a migration which rebuilds a table keeps its rows.
+//!
+//! An SQLite file store (WAL mode) has three ways in:
+//! - accepted requests are appended to the journal beside the file (`journal/`);
+//! - processed batches and DSN key lookups run on a dedicated rusqlite writer thread and
+//!   reader connections (`lite.rs`), bypassing sqlx;
+//! - everything else goes through the sqlx pools below: one writer connection, so writers
+//!   of this process queue instead of racing for the file lock, and a few readers.
+//!
+//! PostgreSQL and in-memory SQLite stores queue requests in an `inbox` table and do
+//! everything through sqlx. The batch-writing code is written once against `Exec`
+//! (`exec.rs`) and runs on both drivers.
+//!
+//! Immediate transactions: on an SQLite file every multi-statement write begins with `BEGIN
+//! IMMEDIATE`, on the writer thread (`lite::transaction`) and on the sqlx writer
+//! (`begin_write`) alike, and single statements commit on their own. So writers (the hot
+//! path, the API, a command-line tool in another process) wait for each other's lock (busy
+//! timeout) instead of failing the way a deferred transaction that read first would.
+//!
+//! Id floors: a project id is never handed out again once its project is deleted. SQLite
+//! would reuse the largest id, so a trigger keeps a floor in `id_floors` that new ids start
+//! above; PostgreSQL's sequence never goes back. Requests still queued for a deleted project
+//! are therefore dropped by processing, never stored under a newer one.
 
 mod accounts;
 mod admin;

@@ -1,6 +1,13 @@
 //! When deferred tag value counts (`ingest_write/deferred_tags.rs`) are written: after a
 //! batch once they have waited long enough, when processing is idle, when a store opens,
-//! and before a read of them, so that reads see every processed event.
+//! and before a read of them (tag summaries, tag search), so that reads see every processed
+//! event.
+//!
+//! A due flush commits on its own after its batch, not inside it, so the batch's events are
+//! visible without waiting for it. On an SQLite file one process writes, and its own clock
+//! knows whether counts wait. On PostgreSQL a read flushes every node's waiting counts
+//! (the table says whether any wait), and a node counts as waiting from its start, so its
+//! first idle round writes what stopped nodes deferred and never flushed.
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -1,6 +1,12 @@
 //! What new events do to their issues: lifecycle (regressions), distinct users, counters
 //! and "latest event" fields, and per-tag value counts. Multi-row statements throughout,
 //! counters included (`UPDATE … FROM (VALUES …)`).
+//!
+//! Each processed event upserts about two dozen per-issue counter rows (tag values,
+//! distinct users), most of a batch write's work. On SQLite `issue_tags` and `issue_users`
+//! are `WITHOUT ROWID` tables, so each row lives in one B-tree, and they have no index that
+//! no query reads (tag search is a correlated `EXISTS` on the issue's id, which the primary
+//! key answers); PostgreSQL keeps its `(tag_key, tag_value, issue_id)` index.
 
 use std::collections::{BTreeMap, HashMap};
 

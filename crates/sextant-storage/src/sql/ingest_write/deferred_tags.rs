@@ -3,24 +3,32 @@
 //! Most of an event's tags repeat on every event of its issue (environment, release,
 //! level, browser, …), so a batch's count upserts are mostly for rows that the batches
 //! just before it also touched. Counting them once every half second instead of once per
-//! batch saves most of those upserts and the log pages they dirty.
+//! batch saves most of those upserts and the log pages they dirty: one upsert then stands
+//! for hundreds. Issue counters (`times_seen`, distinct users) are still written with
+//! their batch.
 //!
 //! Nothing is held only in memory. A batch that defers its counts records, in its own
 //! transaction, which events are not counted yet (`tag_counts_pending`). A flush recounts
 //! those events out of their stored `tags` column, writes the sums and clears the record,
 //! all in one transaction: it can run at any time, in any process, any number of times,
-//! and a crash between the two leaves the record for the next flush.
+//! and a crash between the two leaves the record for the next flush. When flushes run is
+//! `sql/tag_flush.rs`.
 //!
 //! How the record names the events differs by backend:
 //! - An SQLite file keeps one mark, the lowest row id not counted yet (the minimum across
-//!   batches). Rows of a rowid table get ids above every row that exists when they are
-//!   inserted, so every event at or after the mark is one not yet counted, even after the
-//!   newest events were deleted and their ids reused. One writer means one mark suffices.
+//!   batches, `tag_counts_pending.from_event`). Rows of a rowid table get ids above every
+//!   row that exists when they are inserted, so every event at or after the mark is one not
+//!   yet counted, even after the newest events were deleted and their ids reused. One
+//!   writer means one mark suffices.
 //! - PostgreSQL nodes share the database, and a sequence interleaves the ids that
 //!   concurrent batches get, so each batch adds a row listing its events' ids. A flush
 //!   deletes the rows it counts (`DELETE … RETURNING`), so two nodes flushing at once
 //!   count each batch once: the second waits for the first's row locks and then finds
 //!   those rows gone.
+//!
+//! `sql/deferred_tags_tests.rs` covers the mark, a restart and reused row ids;
+//! `sql/deferred_tags_pg_tests.rs` two nodes, a stopped node and events deleted before
+//! their flush.
 
 use std::borrow::Cow;
 use std::sync::Mutex;

@@ -1,21 +1,30 @@
 //! The journal: where an SQLite file store queues accepted requests, as checksummed
-//! records appended to segment files in a directory beside the database
-//! (`<name>.journal/`).
+//! records appended to 64 MiB segment files in a directory beside the database
+//! (`<file name>.journal/`, e.g. `sextant.db.journal/`).
 //!
 //! An append is one `write` and one `fdatasync` for every request that arrived while the
 //! previous one was syncing (group commit on a thread of its own), and nothing else: no
-//! B-tree, no write-ahead log, no checkpoint. A request is acknowledged only once its
-//! record is synced.
+//! B-tree, no write-ahead log, no checkpoint, and no wait for the main file's write lock. A
+//! request is acknowledged only once its record is synced.
 //!
 //! Exactly-once processing: the main database holds the position of the first record
 //! not yet consumed (`journal_cursor`), and the transaction that writes what a batch of
 //! records produced also moves that position, on the condition that it is still where
 //! the batch started. Records are never deleted one by one: a segment file is deleted
 //! once the position has moved past it durably. Processing reads only synced records, so
-//! the position can never point past what a crash leaves in the journal.
+//! the position can never point past what a crash leaves in the journal; a processing
+//! commit lost to a power cut takes the position back with its events, and the records are
+//! processed again. Events are unique per (project, event id) and a duplicate changes
+//! nothing, so a replayed batch stores each event once. On open, a torn record at the end
+//! (never acknowledged) is cut off.
 //!
 //! One process owns a journal at a time (a lock file): it is the server's, never a
-//! command-line tool's.
+//! command-line tool's. The lock is taken before the consumed position is read, since a
+//! server still shutting down moves that position until it lets go, and the appending
+//! thread holds it until it has written everything it was given. A second server on the
+//! same data directory waits for the lock, then refuses to start. A commit that finds the
+//! position elsewhere than expected makes the journal read on from the database's position
+//! (`Journal::resync`).
 
 mod reader;
 mod record;
