@@ -9,10 +9,11 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use sextant_storage::{HealthScope, SessionBucket};
+use sextant_storage::SessionBucket;
 
 use super::config::GateSettings;
 use super::gate::{self, Baseline, CheckRequest, GateError};
+use super::health::{self, DAY_MS, HEALTH_WINDOW_MS, HOUR_MS};
 use super::serialize::health_json;
 use crate::api::auth::Auth;
 use crate::api::error::{ApiError, ApiResult};
@@ -21,9 +22,6 @@ use crate::api::query::{check_period, parse_stats_period};
 use crate::api::serialize::format_ms;
 use crate::api::support::{PathParams, now_ms, param, parse_body, path_project};
 use crate::state::AppState;
-
-const HOUR_MS: i64 = 3_600_000;
-const DAY_MS: i64 = 24 * HOUR_MS;
 
 /// `statsPeriod` (default 24h) as `(from, to)`.
 fn period(params: &Params, now: i64) -> ApiResult<(i64, i64)> {
@@ -36,61 +34,20 @@ fn period(params: &Params, now: i64) -> ApiResult<(i64, i64)> {
     Ok((now - len, now + 60_000))
 }
 
-/// Crash-free sessions per interval.
+/// Crash-free sessions per interval, as JSON.
 fn series(buckets: &[SessionBucket], from: i64, to: i64, interval: i64) -> Vec<Value> {
-    let mut slots: BTreeMap<i64, (i64, i64, i64)> = BTreeMap::new();
-    let start = from - from.rem_euclid(interval);
-    let mut t = start;
-    while t < to {
-        slots.insert(t, (0, 0, 0));
-        t += interval;
-    }
-    for b in buckets {
-        let slot = b.bucket - b.bucket.rem_euclid(interval);
-        let e = slots.entry(slot).or_default();
-        e.0 += b.total;
-        e.1 += b.crashed;
-        e.2 += b.errored;
-    }
-    slots
-        .into_iter()
-        .map(|(t, (total, crashed, errored))| {
+    health::slots(buckets, from, to, interval)
+        .iter()
+        .map(|slot| {
             json!({
-                "time": format_ms(t),
-                "sessions": total,
-                "crashed": crashed,
-                "errored": errored,
-                "crashFreeSessions": (total > 0).then(|| 100.0 * (1.0 - crashed as f64 / total as f64)),
+                "time": format_ms(slot.start),
+                "sessions": slot.total,
+                "crashed": slot.crashed,
+                "errored": slot.errored,
+                "crashFreeSessions": slot.crash_free(),
             })
         })
         .collect()
-}
-
-/// The release before `version`: the one deployed before it to `env`, else the one
-/// created before it. The API's health series and the console's release page share it.
-pub(crate) async fn previous_release(
-    state: &AppState,
-    project_id: i64,
-    version: &str,
-    env: Option<&str>,
-) -> Result<Option<String>, sextant_storage::StoreError> {
-    if let Some(env) = env {
-        let deploys = state
-            .store
-            .list_deploys(project_id, None, Some(env))
-            .await?;
-        if let Some(pos) = deploys.iter().position(|d| d.version == version)
-            && let Some(d) = deploys[..pos].iter().rev().find(|d| d.version != version)
-        {
-            return Ok(Some(d.version.clone()));
-        }
-    }
-    let releases = state.store.list_releases(project_id).await?;
-    Ok(releases
-        .iter()
-        .position(|r| r.version == version)
-        .and_then(|i| releases.get(i + 1))
-        .map(|r| r.version.clone()))
 }
 
 /// `GET /projects/{org}/{project}/releases/{version}/health/?environment=&statsPeriod=`.
@@ -106,13 +63,8 @@ pub async fn health(
     let params = Params::parse(q.as_deref());
     let env = params.get("environment").map(str::to_string);
     let (from, to) = period(&params, now_ms())?;
-    let scope = |release: Option<&str>| HealthScope {
-        project_id: project.id,
-        release: release.map(str::to_string),
-        environment: env.clone(),
-        from,
-        to,
-    };
+    let scope =
+        |release: Option<&str>| health::scope(project.id, release, env.as_deref(), from, to);
     let totals = state.store.session_totals(&scope(Some(version))).await?;
     let all = state.store.session_totals(&scope(None)).await?;
     let events = state.store.event_counts(&scope(Some(version))).await?;
@@ -122,7 +74,8 @@ pub async fn health(
         DAY_MS
     };
     let buckets = state.store.session_buckets(&scope(Some(version))).await?;
-    let previous = previous_release(&state, project.id, version, env.as_deref()).await?;
+    let previous =
+        health::previous_release(state.store.as_ref(), project.id, version, env.as_deref()).await?;
     let previous_series = match &previous {
         Some(prev) => {
             let b = state.store.session_buckets(&scope(Some(prev))).await?;
@@ -135,8 +88,7 @@ pub async fn health(
     body["environment"] = json!(env);
     body["start"] = json!(format_ms(from));
     body["end"] = json!(format_ms(to));
-    body["adoption"] =
-        json!((all.total > 0).then(|| 100.0 * totals.total as f64 / all.total as f64));
+    body["adoption"] = json!(health::share(totals.total, all.total));
     body["events"] = json!(events.events);
     body["unhandledEvents"] = json!(events.unhandled_events);
     body["eventsPerSession"] =
@@ -237,13 +189,13 @@ pub async fn details(
     let now = now_ms();
     let totals = state
         .store
-        .session_totals(&HealthScope {
-            project_id: project.id,
-            release: Some(version.to_string()),
-            environment: None,
-            from: now - 90 * DAY_MS,
-            to: now + 60_000,
-        })
+        .session_totals(&health::scope(
+            project.id,
+            Some(version),
+            None,
+            now - HEALTH_WINDOW_MS,
+            now + 60_000,
+        ))
         .await?;
     body["deploysByEnvironment"] = json!(by_env);
     body["commits"] = json!(

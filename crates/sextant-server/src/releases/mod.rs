@@ -9,6 +9,7 @@
 pub mod api;
 pub mod config;
 pub mod gate;
+pub mod health;
 pub mod health_api;
 pub mod rootcause;
 pub mod scheduler;

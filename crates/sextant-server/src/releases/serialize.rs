@@ -1,9 +1,10 @@
-//! Sentry-shaped JSON for releases, deploys and commits, and the crash-free maths of the
-//! protocol's §10.3 applied to stored totals.
+//! Sentry-shaped JSON for releases, deploys, commits and session totals (rates from
+//! `health`).
 
 use serde_json::{Value, json};
 use sextant_storage::{DeployRecord, NewCommit, Project, ReleaseRecord, SessionTotals};
 
+use super::health::crash_free;
 use crate::api::serialize::{format_ms, short_version};
 
 pub fn deploy_json(d: &DeployRecord) -> Value {
@@ -81,10 +82,6 @@ fn authors(commits: &[NewCommit]) -> Vec<Value> {
         .collect()
 }
 
-fn pct(part: i64, whole: i64) -> Option<f64> {
-    (whole > 0).then(|| 100.0 * (1.0 - part as f64 / whole as f64))
-}
-
 /// Session and user numbers with crash-free rates, per §10.3: crash-free = 1 − crashed /
 /// total; "errored" excludes crashed and abnormal, which are shown separately.
 pub fn health_json(t: &SessionTotals) -> Value {
@@ -105,8 +102,8 @@ pub fn health_json(t: &SessionTotals) -> Value {
             "crashed": t.crashed_users,
             "abnormal": t.abnormal_users,
         },
-        "crashFreeSessions": pct(t.crashed, t.total),
-        "crashFreeUsers": pct(t.crashed_users, t.users),
+        "crashFreeSessions": crash_free(t.crashed, t.total),
+        "crashFreeUsers": crash_free(t.crashed_users, t.users),
     })
 }
 

@@ -30,7 +30,7 @@ pub struct Sample {
 
 impl Sample {
     pub fn crash_free(&self) -> Option<f64> {
-        (self.sessions > 0).then(|| 100.0 * (1.0 - self.crashed as f64 / self.sessions as f64))
+        super::health::crash_free(self.crashed, self.sessions)
     }
 }
 

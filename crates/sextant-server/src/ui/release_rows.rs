@@ -3,12 +3,11 @@
 //! functions of stored records, so they are unit-tested here.
 
 use serde_json::Value;
-use sextant_storage::{
-    CheckRecord, DeployRecord, HealthScope, Issue, NewCommit, Project, SessionBucket,
-};
+use sextant_storage::{CheckRecord, DeployRecord, Issue, NewCommit, Project, SessionBucket};
 
 use super::format::{ago, count};
 use crate::api::serialize::{format_ms, short_id};
+use crate::releases::health;
 
 pub struct DeployRow {
     pub environment: String,
@@ -96,25 +95,6 @@ pub fn percent(value: Option<f64>) -> String {
     }
 }
 
-/// Crash-free share of the protocol's §10.3 (1 − crashed / total), as the API computes it.
-pub fn crash_free(crashed: i64, total: i64) -> Option<f64> {
-    (total > 0).then(|| 100.0 * (1.0 - crashed as f64 / total as f64))
-}
-
-pub fn share(part: i64, whole: i64) -> Option<f64> {
-    (whole > 0).then(|| 100.0 * part as f64 / whole as f64)
-}
-
-pub fn scope(project_id: i64, release: Option<&str>, from: i64, to: i64) -> HealthScope {
-    HealthScope {
-        project_id,
-        release: release.map(str::to_string),
-        environment: None,
-        from,
-        to,
-    }
-}
-
 pub fn deploy_row(d: &DeployRecord, now: i64) -> DeployRow {
     DeployRow {
         environment: d.environment.clone(),
@@ -166,16 +146,10 @@ pub fn crash_free_slots(
     interval: i64,
     slots: usize,
 ) -> Vec<Option<i64>> {
-    let mut sums = vec![(0i64, 0i64); slots];
-    for b in buckets {
-        let i = (b.bucket - from).div_euclid(interval);
-        if let Some(slot) = usize::try_from(i).ok().and_then(|i| sums.get_mut(i)) {
-            slot.0 += b.total;
-            slot.1 += b.crashed;
-        }
-    }
-    sums.into_iter()
-        .map(|(total, crashed)| crash_free(crashed, total).map(|p| (p * 10.0).round() as i64))
+    let to = from + interval * slots as i64;
+    health::slots(buckets, from, to, interval)
+        .iter()
+        .map(|slot| slot.crash_free().map(|p| (p * 10.0).round() as i64))
         .collect()
 }
 
@@ -227,6 +201,7 @@ mod tests {
 
     #[test]
     fn percentages_and_segments() {
+        use crate::releases::health::crash_free;
         assert_eq!(percent(crash_free(1, 10)), "90%");
         assert_eq!(percent(crash_free(1, 200)), "99.5%");
         assert_eq!(percent(crash_free(1, 3)), "66.67%");

@@ -8,25 +8,19 @@ use std::collections::{BTreeMap, HashMap};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use sextant_storage::SessionTotals;
 
 use super::error::UiResult;
 use super::format::{Chart, DAY_MS, HOUR_MS, Series, ago, count};
 use super::pages::{Nav, render};
 use super::release_rows::{
     CheckRow, CommitRow, DeployRow, EnvDeploys, IssueRow, ReleaseRow, check_row, commit_row,
-    crash_free, crash_free_slots, deploy_row, issue_rows, percent, release_url, releases_url,
-    scope, share,
+    crash_free_slots, deploy_row, issue_rows, percent, release_url, releases_url,
 };
 use super::viewer::Viewer;
 use crate::api::serialize::format_ms;
 use crate::ingest::now_millis as now_ms;
+use crate::releases::health::{self, Summary};
 use crate::state::AppState;
-
-/// Health totals cover what the rollups keep by default, as the release details API does.
-const HEALTH_WINDOW_MS: i64 = 90 * DAY_MS;
-/// Adoption is a "right now" figure: the share of the last day's sessions.
-const ADOPTION_WINDOW_MS: i64 = DAY_MS;
 /// Each listed release costs a handful of queries, so the list shows the newest ones only.
 const LIST_LIMIT: usize = 100;
 /// Issues and checks shown per section of a release page.
@@ -80,13 +74,10 @@ pub async fn list(
     let project = viewer.project(&state, &org, &slug).await?;
     let store = &state.store;
     let now = now_ms();
-    let to = now + 60_000;
     let mut releases = store.list_releases(project.id).await?;
     let truncated = releases.len() > LIST_LIMIT;
     releases.truncate(LIST_LIMIT);
-    let all_recent = store
-        .session_totals(&scope(project.id, None, now - ADOPTION_WINDOW_MS, to))
-        .await?;
+    let recent_all = health::recent_sessions(store.as_ref(), project.id, now).await?;
     let new_issues: HashMap<String, i64> = store
         .count_new_issues_by_release(project.id)
         .await?
@@ -94,13 +85,8 @@ pub async fn list(
         .collect();
     let mut rows = Vec::with_capacity(releases.len());
     for r in &releases {
-        let v = Some(r.version.as_str());
-        let totals = store
-            .session_totals(&scope(project.id, v, now - HEALTH_WINDOW_MS, to))
-            .await?;
-        let recent = store
-            .session_totals(&scope(project.id, v, now - ADOPTION_WINDOW_MS, to))
-            .await?;
+        let summary =
+            health::summary(store.as_ref(), project.id, &r.version, recent_all, now).await?;
         let deploys = store
             .list_deploys(project.id, Some(&r.version), None)
             .await?;
@@ -112,10 +98,10 @@ pub async fn list(
             first_seen_at: format_ms(r.date_created),
             // Newest deploy first, like the releases themselves.
             deploys: deploys.iter().rev().map(|d| deploy_row(d, now)).collect(),
-            crash_free_sessions: percent(crash_free(totals.crashed, totals.total)),
-            crash_free_users: percent(crash_free(totals.crashed_users, totals.users)),
-            adoption: percent(share(recent.total, all_recent.total)),
-            sessions: count(totals.total),
+            crash_free_sessions: percent(summary.crash_free_sessions()),
+            crash_free_users: percent(summary.crash_free_users()),
+            adoption: percent(summary.adoption),
+            sessions: count(summary.totals.total),
             new_issues: count(new_issues.get(&r.version).copied().unwrap_or(0)),
             verdict: checks.iter().find(|c| c.verdict.is_some()).map(check_row),
         });
@@ -142,36 +128,20 @@ pub async fn detail(
     let now = now_ms();
     let to = now + 60_000;
     let deploys = store.list_deploys(project.id, Some(&version), None).await?;
-    let previous = crate::releases::health_api::previous_release(
-        &state,
+    let previous = health::previous_release(
+        store.as_ref(),
         release.project_id,
         &release.version,
         deploys.last().map(|d| d.environment.as_str()),
     )
     .await?;
     let prev = previous.as_deref();
-
-    let health = scope(project.id, Some(&version), now - HEALTH_WINDOW_MS, to);
-    let totals = store.session_totals(&health).await?;
-    let prev_totals = match prev {
-        Some(p) => {
-            store
-                .session_totals(&scope(project.id, Some(p), health.from, to))
-                .await?
-        }
-        None => SessionTotals::default(),
+    let recent_all = health::recent_sessions(store.as_ref(), project.id, now).await?;
+    let current = health::summary(store.as_ref(), project.id, &version, recent_all, now).await?;
+    let before = match prev {
+        Some(p) => health::summary(store.as_ref(), project.id, p, recent_all, now).await?,
+        None => Summary::default(),
     };
-    let recent = store
-        .session_totals(&scope(
-            project.id,
-            Some(&version),
-            now - ADOPTION_WINDOW_MS,
-            to,
-        ))
-        .await?;
-    let all_recent = store
-        .session_totals(&scope(project.id, None, now - ADOPTION_WINDOW_MS, to))
-        .await?;
 
     // Hourly over a day for a young release, daily over two weeks once it is older.
     let (interval, slots, caption) = if now - release.date_created <= 2 * DAY_MS {
@@ -184,7 +154,7 @@ pub async fn detail(
         class: "bar",
         values: crash_free_slots(
             &store
-                .session_buckets(&scope(project.id, Some(&version), from, to))
+                .session_buckets(&health::scope(project.id, Some(&version), None, from, to))
                 .await?,
             from,
             interval,
@@ -193,7 +163,7 @@ pub async fn detail(
     }];
     if let Some(p) = prev {
         let buckets = store
-            .session_buckets(&scope(project.id, Some(p), from, to))
+            .session_buckets(&health::scope(project.id, Some(p), None, from, to))
             .await?;
         series.push(Series {
             class: "prev",
@@ -232,17 +202,14 @@ pub async fn detail(
         created: ago(release.date_created, now),
         created_at: format_ms(release.date_created),
         released_at: release.date_released.map(format_ms).unwrap_or_default(),
-        sessions: count(totals.total),
-        users: count(totals.users),
-        crash_free_sessions: percent(crash_free(totals.crashed, totals.total)),
-        crash_free_users: percent(crash_free(totals.crashed_users, totals.users)),
-        adoption: percent(share(recent.total, all_recent.total)),
+        sessions: count(current.totals.total),
+        users: count(current.totals.users),
+        crash_free_sessions: percent(current.crash_free_sessions()),
+        crash_free_users: percent(current.crash_free_users()),
+        adoption: percent(current.adoption),
         previous_url: prev.map(|p| release_url(&project, p)).unwrap_or_default(),
-        previous_crash_free_sessions: percent(crash_free(prev_totals.crashed, prev_totals.total)),
-        previous_crash_free_users: percent(crash_free(
-            prev_totals.crashed_users,
-            prev_totals.users,
-        )),
+        previous_crash_free_sessions: percent(before.crash_free_sessions()),
+        previous_crash_free_users: percent(before.crash_free_users()),
         previous: previous.clone().unwrap_or_default(),
         chart,
         chart_caption: caption.to_string(),
