@@ -7,10 +7,10 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde_json::json;
+use sextant_protocol::auth::format_dsn as dsn;
 use sextant_server::api::auth::{generate_token, hash_token};
 use sextant_server::config::Config;
 use sextant_server::projects::{create_with_key, slugify};
-use sextant_server::state::dsn;
 use sextant_storage::{Project, ProjectKey, Store, StoreError, TokenScope};
 
 #[derive(Debug, Subcommand)]
