@@ -22,6 +22,9 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Take the client IP from the first `X-Forwarded-For` entry (only behind a proxy).
     pub trust_forwarded_for: bool,
+    /// Serve first-run setup (creating the first owner) to any client. By default only a
+    /// browser on this machine may, so a fresh instance cannot be claimed from outside.
+    pub allow_remote_setup: bool,
     pub limits: Limits,
     pub http: Http,
     pub rate_limit: RateLimit,
@@ -38,6 +41,7 @@ impl Default for Config {
             database_url: None,
             public_url: None,
             trust_forwarded_for: false,
+            allow_remote_setup: false,
             limits: Limits::default(),
             http: Http::default(),
             rate_limit: RateLimit::default(),

@@ -114,6 +114,7 @@ fn configuration_layers_file_then_environment() {
         .env_remove("SEXTANT_DATABASE_URL")
         .env("SEXTANT_PIPELINE__MAX_PENDING", "77")
         .env("SEXTANT_LIMITS__MAX_EVENT_BYTES", "4096")
+        .env("SEXTANT_ALLOW_REMOTE_SETUP", "true")
         .current_dir(db.path())
         .output()
         .unwrap();
@@ -128,6 +129,7 @@ fn configuration_layers_file_then_environment() {
         config["limits"]["max_event_bytes"], 4096,
         "nested key from the environment"
     );
+    assert_eq!(config["allow_remote_setup"], true);
 }
 
 #[test]

@@ -51,26 +51,37 @@ pub fn clear_cookie(secure: bool) -> HeaderValue {
 /// send `Sec-Fetch-Site` and `Origin` on cross-site POSTs; a request from another site is
 /// refused even before its CSRF token is looked at. Requests without either header (old
 /// browsers, scripts) fall through to the token check.
-pub fn same_origin(headers: &HeaderMap, base_url: &str) -> bool {
+///
+/// The `Origin` must be that of `base_url`. Only when `host_fallback` is set (no public
+/// URL is configured, so the server cannot know the name it is reached by) may it
+/// instead match the request's `Host`; with a public URL that fallback would let a
+/// DNS-rebound name pass, since the browser then sends that name as both.
+pub fn same_origin(headers: &HeaderMap, base_url: &str, host_fallback: bool) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
         && !matches!(site, "same-origin" | "none")
     {
         return false;
     }
-    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        None => true,
-        Some(origin) => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            let origin = origin.trim_end_matches('/');
-            origin == base_url.trim_end_matches('/')
-                || origin
-                    .split_once("://")
-                    .is_some_and(|(_, rest)| !host.is_empty() && rest == host)
-        }
+    let Some(origin) = headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or(""))
+    else {
+        return true;
+    };
+    let origin = origin.trim_end_matches('/');
+    // An opaque origin serializes as "null", which sandboxed frames send: never a match.
+    let base = url::Url::parse(base_url).map(|u| u.origin());
+    if base.is_ok_and(|o| o.is_tuple() && o.ascii_serialization() == origin) {
+        return true;
     }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    host_fallback
+        && origin
+            .split_once("://")
+            .is_some_and(|(_, rest)| !host.is_empty() && rest == host)
 }
 
 /// Constant-time comparison for tokens.
@@ -104,33 +115,49 @@ mod tests {
     #[test]
     fn cross_site_requests_are_refused() {
         let base = "http://127.0.0.1:9000";
-        assert!(same_origin(&headers(&[]), base));
-        assert!(same_origin(
-            &headers(&[
+        for fallback in [true, false] {
+            let same = |pairs: &[(&'static str, &'static str)]| {
+                same_origin(&headers(pairs), base, fallback)
+            };
+            assert!(same(&[]));
+            assert!(same(&[
                 ("origin", "http://127.0.0.1:9000"),
                 ("sec-fetch-site", "same-origin")
-            ]),
-            base
-        ));
-        assert!(!same_origin(
-            &headers(&[("sec-fetch-site", "cross-site")]),
-            base
-        ));
-        assert!(!same_origin(
-            &headers(&[("sec-fetch-site", "same-site")]),
-            base
-        ));
-        assert!(!same_origin(
-            &headers(&[("origin", "http://evil.example")]),
-            base
-        ));
-        assert!(same_origin(
-            &headers(&[
-                ("origin", "http://sextant.local:8080"),
-                ("host", "sextant.local:8080")
-            ]),
-            base
-        ));
+            ]));
+            assert!(!same(&[("sec-fetch-site", "cross-site")]));
+            assert!(!same(&[("sec-fetch-site", "same-site")]));
+            assert!(!same(&[("origin", "http://evil.example")]));
+            assert!(!same(&[("origin", "null")]));
+        }
+        // Reached by another name: accepted only while no public URL says which is right.
+        let by_host = headers(&[
+            ("origin", "http://sextant.local:8080"),
+            ("host", "sextant.local:8080"),
+        ]);
+        assert!(same_origin(&by_host, base, true));
+        assert!(!same_origin(&by_host, base, false));
+    }
+
+    #[test]
+    fn a_public_url_admits_its_own_origin_only() {
+        let public = "https://Sextant.Example.com:443/monitoring";
+        let ok = headers(&[("origin", "https://sextant.example.com")]);
+        assert!(same_origin(&ok, public, false));
+        // A DNS-rebound name arrives as both Origin and Host.
+        let rebound = headers(&[
+            ("origin", "http://rebind.example:9000"),
+            ("host", "rebind.example:9000"),
+        ]);
+        assert!(!same_origin(&rebound, public, false));
+        for other in [
+            "http://sextant.example.com",
+            "https://sextant.example.com:8443",
+            "https://evil.sextant.example.com",
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert("origin", HeaderValue::from_str(other).unwrap());
+            assert!(!same_origin(&h, public, false), "{other}");
+        }
     }
 
     #[test]

@@ -68,10 +68,12 @@ impl Viewer {
     }
 }
 
-/// Refuses cross-site state-changing requests before anything else looks at them.
+/// Refuses cross-site state-changing requests before anything else looks at them. With
+/// a public URL configured, only its origin is accepted.
 pub fn check_origin(method: &Method, headers: &HeaderMap, state: &AppState) -> UiResult<()> {
     let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
-    if !safe && !same_origin(headers, &state.base_url()) {
+    let host_fallback = state.config.public_url.is_none();
+    if !safe && !same_origin(headers, &state.base_url(), host_fallback) {
         return Err(UiError::Csrf);
     }
     Ok(())

@@ -1,7 +1,8 @@
 //! Account security: invites never lower a role, admins cannot touch owners, an
 //! organization always keeps an owner, sign-in redirects stay on this server, sign-in
 //! and password changes are throttled per client address, first-run setup makes one
-//! owner, invite links neither reveal accounts nor take unlimited guesses, and live
+//! owner and only for this machine, only the public URL's origin may post when one is
+//! set, invite links neither reveal accounts nor take unlimited guesses, and live
 //! streams end with their session or membership.
 
 use std::io::{Read, Write};
@@ -540,4 +541,97 @@ fn live_streams_end_with_their_session_or_membership() {
     let issue = crate::support::event::issue_id(&event);
     owner_live.wait_for(&format!("\"issue_id\":{issue}"));
     assert!(!owner_live.closed);
+}
+
+// --- origins and first-run setup --------------------------------------------------------
+
+/// A form POST with the `Host` and `Origin` a browser on another name would send.
+fn post_as(app: &TestApp, path: &str, host: &str, origin: &str, fields: &[(&str, &str)]) -> u16 {
+    let body = fields
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                crate::support::encode(k),
+                crate::support::encode(v)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    let addr = app.base_url.trim_start_matches("http://");
+    let mut conn = TcpStream::connect(addr).expect("connect");
+    conn.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        conn,
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    conn.read_to_end(&mut response).expect("response");
+    let head = String::from_utf8_lossy(&response);
+    head.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn setup_is_served_only_to_this_machine() {
+    let app = TestApp::spawn();
+    let port = app.base_url.rsplit(':').next().unwrap().to_string();
+    let owner = [("email", "first@example.com"), ("password", PASSWORD)];
+
+    // A page on a DNS-rebound name sends that name as both Host and Origin.
+    let rebound = format!("rebind.example:{port}");
+    let status = post_as(
+        &app,
+        "/setup",
+        &rebound,
+        &format!("http://{rebound}"),
+        &owner,
+    );
+    assert_eq!(status, 403);
+    // Through a proxy every client looks local.
+    let proxied = [("X-Forwarded-For", "203.0.113.9")];
+    assert_eq!(app.form_post(None, "/setup", &owner, &proxied).status, 403);
+    let r = app.request("GET", "/setup", &proxied, crate::support::Body::None);
+    assert_eq!(r.status, 403);
+    assert!(r.text().contains("allow_remote_setup"), "{}", r.text());
+    assert_eq!(app.block_on(app.store().count_users()).unwrap(), 0);
+
+    // From this machine it works.
+    assert_eq!(app.page("", "/setup").status, 200);
+    let r = app.form_post(None, "/setup", &owner, &[]);
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(app.block_on(app.store().count_users()).unwrap(), 1);
+
+    // Configured otherwise, setup is served to anyone.
+    let app = TestApp::spawn_with(|c| c.allow_remote_setup = true);
+    assert_eq!(app.form_post(None, "/setup", &owner, &proxied).status, 303);
+}
+
+#[test]
+fn with_a_public_url_only_its_origin_may_post() {
+    let public = "https://sextant.example.com";
+    let app = TestApp::spawn_with(|c| c.public_url = Some(format!("{public}/")));
+    app.create_user(
+        "olive@example.com",
+        PASSWORD,
+        Some(("default", Role::Owner)),
+    );
+    let credentials = [("email", "olive@example.com"), ("password", PASSWORD)];
+    let here = app.base_url.trim_start_matches("http://").to_string();
+
+    // Origin equal to Host is not enough, whether the name is ours or a rebound one.
+    assert_eq!(
+        post_as(&app, "/login", &here, &app.base_url, &credentials),
+        403
+    );
+    let rebound = "rebind.example:9000";
+    let origin = format!("http://{rebound}");
+    assert_eq!(post_as(&app, "/login", rebound, &origin, &credentials), 403);
+    assert_eq!(post_as(&app, "/login", &here, public, &credentials), 303);
 }

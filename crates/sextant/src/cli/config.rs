@@ -19,6 +19,7 @@ const KEYS: &[&str] = &[
     "database_url",
     "public_url",
     "trust_forwarded_for",
+    "allow_remote_setup",
     "limits",
     "http",
     "rate_limit",
