@@ -1,20 +1,16 @@
 //! Account security: invites never lower a role, admins cannot touch owners, an
 //! organization always keeps an owner, sign-in redirects stay on this server, sign-in
-//! and password changes are throttled per client address, first-run setup makes one
-//! owner and only for this machine, only the public URL's origin may post when one is
-//! set, invite links neither reveal accounts nor take unlimited guesses, and live
-//! streams end with their session or membership.
+//! and password changes are throttled per client address, and invite links neither
+//! reveal accounts nor take unlimited guesses. First-run setup and origins are in
+//! `setup`, live streams in `live`.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
+mod live;
+mod setup;
 
-use serde_json::json;
-use sextant_server::ui::LIVE_RECHECK_INTERVAL;
 use sextant_storage::Role;
 
+use crate::support::TestApp;
 use crate::support::accounts::Browser;
-use crate::support::{TestApp, WAIT, wait_until};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -292,47 +288,6 @@ fn wrong_current_passwords_are_throttled() {
     app.sign_in("pat@example.com", PASSWORD);
 }
 
-// --- first-run setup --------------------------------------------------------------------
-
-#[test]
-fn concurrent_setups_make_exactly_one_owner() {
-    let app = TestApp::spawn();
-    let start = std::sync::Barrier::new(5);
-    let statuses: Vec<u16> = std::thread::scope(|s| {
-        let racers: Vec<_> = (0..5)
-            .map(|n| {
-                let (app, start) = (&app, &start);
-                s.spawn(move || {
-                    let email = format!("first{n}@example.com");
-                    start.wait();
-                    app.form_post(
-                        None,
-                        "/setup",
-                        &[("email", email.as_str()), ("password", PASSWORD)],
-                        &[],
-                    )
-                    .status
-                })
-            })
-            .collect();
-        racers.into_iter().map(|r| r.join().unwrap()).collect()
-    });
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 303).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert!(
-        statuses.iter().all(|s| *s == 303 || *s == 403),
-        "{statuses:?}"
-    );
-    assert_eq!(app.block_on(app.store().count_users()).unwrap(), 1);
-    let org = app.block_on(app.store().get_org("default")).unwrap();
-    let members = app.block_on(app.store().list_members(org.id)).unwrap();
-    assert_eq!(members.len(), 1, "{members:?}");
-    assert_eq!(members[0].role, Role::Owner);
-}
-
 // --- invites ----------------------------------------------------------------------------
 
 #[test]
@@ -433,205 +388,4 @@ fn invite_redemption_is_throttled_per_client_address() {
     let link = invite(&app, &olive, "member", "new@example.com");
     assert_eq!(redeem(&link, "198.51.100.7", "new@example.com"), 429);
     assert_eq!(redeem(&link, "203.0.113.9", "new@example.com"), 303);
-}
-
-// --- live streams -----------------------------------------------------------------------
-
-/// A live-stream connection read by hand, so the test sees when the server ends it.
-struct Live {
-    conn: TcpStream,
-    seen: String,
-    closed: bool,
-}
-
-impl Live {
-    fn open(app: &TestApp, cookie: &str) -> Live {
-        let host = app.base_url.trim_start_matches("http://").to_string();
-        let mut conn = TcpStream::connect(&host).expect("connect");
-        conn.set_read_timeout(Some(Duration::from_millis(100)))
-            .unwrap();
-        write!(
-            conn,
-            "GET /orgs/default/default/live HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\n\
-             Accept: text/event-stream\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut live = Live {
-            conn,
-            seen: String::new(),
-            closed: false,
-        };
-        live.wait_for("event: ready");
-        live
-    }
-
-    /// Reads what has arrived; notes the end of the response (the last chunk, or the
-    /// connection closed).
-    fn poll(&mut self) {
-        let mut buf = [0u8; 4096];
-        match self.conn.read(&mut buf) {
-            Ok(0) => self.closed = true,
-            Ok(n) => {
-                self.seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-                self.closed |= self.seen.ends_with("\r\n0\r\n\r\n");
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => self.closed = true,
-        }
-    }
-
-    fn wait_for(&mut self, needle: &str) {
-        let found = wait_until(WAIT, || {
-            self.poll();
-            self.seen.contains(needle) || self.closed
-        });
-        assert!(
-            found && self.seen.contains(needle),
-            "no {needle:?} in the live stream (closed: {}); got {}",
-            self.closed,
-            self.seen
-        );
-    }
-
-    /// Whether the server ends the stream within a few re-check intervals.
-    fn ends(&mut self) -> bool {
-        wait_until(LIVE_RECHECK_INTERVAL * 3 + Duration::from_secs(5), || {
-            self.poll();
-            self.closed
-        })
-    }
-}
-
-#[test]
-fn live_streams_end_with_their_session_or_membership() {
-    let app = TestApp::spawn();
-    app.create_user(
-        "olive@example.com",
-        PASSWORD,
-        Some(("default", Role::Owner)),
-    );
-    let gus = app.create_user("gus@example.com", PASSWORD, Some(("default", Role::Member)));
-    let olive = app.sign_in("olive@example.com", PASSWORD);
-    let gus_a = app.sign_in("gus@example.com", PASSWORD);
-    let gus_b = app.sign_in("gus@example.com", PASSWORD);
-    let mut owner_live = Live::open(&app, &olive.cookie);
-    let mut signed_out = Live::open(&app, &gus_a.cookie);
-    let mut removed = Live::open(&app, &gus_b.cookie);
-
-    // Signing out ends that session's stream; the other session's keeps going.
-    assert_eq!(app.browser_post(&gus_a, "/logout", &[]).status, 303);
-    assert!(signed_out.ends(), "still open: {}", signed_out.seen);
-    let event = app.ingest_event(json!({"message": "after sign-out"}));
-    let issue = crate::support::event::issue_id(&event);
-    removed.wait_for(&format!("\"issue_id\":{issue}"));
-
-    // Removal from the organization ends the member's stream; the owner's keeps going.
-    let r = app.browser_post(
-        &olive,
-        "/orgs/default/members",
-        &[("action", "remove"), ("user_id", &gus.to_string())],
-    );
-    assert_eq!(r.status, 303, "{}", r.text());
-    assert!(removed.ends(), "still open: {}", removed.seen);
-    let event = app.ingest_event(json!({"message": "after removal"}));
-    let issue = crate::support::event::issue_id(&event);
-    owner_live.wait_for(&format!("\"issue_id\":{issue}"));
-    assert!(!owner_live.closed);
-}
-
-// --- origins and first-run setup --------------------------------------------------------
-
-/// A form POST with the `Host` and `Origin` a browser on another name would send.
-fn post_as(app: &TestApp, path: &str, host: &str, origin: &str, fields: &[(&str, &str)]) -> u16 {
-    let body = fields
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{}={}",
-                crate::support::encode(k),
-                crate::support::encode(v)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&");
-    let addr = app.base_url.trim_start_matches("http://");
-    let mut conn = TcpStream::connect(addr).expect("connect");
-    conn.set_read_timeout(Some(WAIT)).unwrap();
-    write!(
-        conn,
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = Vec::new();
-    conn.read_to_end(&mut response).expect("response");
-    let head = String::from_utf8_lossy(&response);
-    head.split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
-#[test]
-fn setup_is_served_only_to_this_machine() {
-    let app = TestApp::spawn();
-    let port = app.base_url.rsplit(':').next().unwrap().to_string();
-    let owner = [("email", "first@example.com"), ("password", PASSWORD)];
-
-    // A page on a DNS-rebound name sends that name as both Host and Origin.
-    let rebound = format!("rebind.example:{port}");
-    let status = post_as(
-        &app,
-        "/setup",
-        &rebound,
-        &format!("http://{rebound}"),
-        &owner,
-    );
-    assert_eq!(status, 403);
-    // Through a proxy every client looks local.
-    let proxied = [("X-Forwarded-For", "203.0.113.9")];
-    assert_eq!(app.form_post(None, "/setup", &owner, &proxied).status, 403);
-    let r = app.request("GET", "/setup", &proxied, crate::support::Body::None);
-    assert_eq!(r.status, 403);
-    assert!(r.text().contains("allow_remote_setup"), "{}", r.text());
-    assert_eq!(app.block_on(app.store().count_users()).unwrap(), 0);
-
-    // From this machine it works.
-    assert_eq!(app.page("", "/setup").status, 200);
-    let r = app.form_post(None, "/setup", &owner, &[]);
-    assert_eq!(r.status, 303, "{}", r.text());
-    assert_eq!(app.block_on(app.store().count_users()).unwrap(), 1);
-
-    // Configured otherwise, setup is served to anyone.
-    let app = TestApp::spawn_with(|c| c.allow_remote_setup = true);
-    assert_eq!(app.form_post(None, "/setup", &owner, &proxied).status, 303);
-}
-
-#[test]
-fn with_a_public_url_only_its_origin_may_post() {
-    let public = "https://sextant.example.com";
-    let app = TestApp::spawn_with(|c| c.public_url = Some(format!("{public}/")));
-    app.create_user(
-        "olive@example.com",
-        PASSWORD,
-        Some(("default", Role::Owner)),
-    );
-    let credentials = [("email", "olive@example.com"), ("password", PASSWORD)];
-    let here = app.base_url.trim_start_matches("http://").to_string();
-
-    // Origin equal to Host is not enough, whether the name is ours or a rebound one.
-    assert_eq!(
-        post_as(&app, "/login", &here, &app.base_url, &credentials),
-        403
-    );
-    let rebound = "rebind.example:9000";
-    let origin = format!("http://{rebound}");
-    assert_eq!(post_as(&app, "/login", rebound, &origin, &credentials), 403);
-    assert_eq!(post_as(&app, "/login", &here, public, &credentials), 303);
 }
