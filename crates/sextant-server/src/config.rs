@@ -30,7 +30,7 @@ pub struct Config {
     pub rate_limit: RateLimit,
     pub pipeline: Pipeline,
     /// Release health: automatic post-deploy checks and rollup retention.
-    pub releases: crate::releases::ReleasesConfig,
+    pub releases: crate::releases::config::ReleasesConfig,
 }
 
 impl Default for Config {
@@ -46,7 +46,7 @@ impl Default for Config {
             http: Http::default(),
             rate_limit: RateLimit::default(),
             pipeline: Pipeline::default(),
-            releases: crate::releases::ReleasesConfig::default(),
+            releases: crate::releases::config::ReleasesConfig::default(),
         }
     }
 }

@@ -23,6 +23,8 @@
 
 pub mod accounts;
 pub mod api;
+pub mod client_addr;
+pub mod clock;
 pub mod config;
 pub mod connections;
 pub mod disk;

@@ -112,8 +112,10 @@ impl Server {
         let http = self.config.http.clone();
         let decode_budget =
             crate::memory_budget::MemoryBudget::new(self.config.limits.max_decoding_bytes);
+        let clock = self.store.clock();
         let state = AppState {
             config: Arc::new(self.config),
+            clock,
             store: self.store,
             pipeline: handle,
             metrics,

@@ -17,6 +17,8 @@ pub struct AppState {
     pub pipeline: PipelineHandle,
     pub metrics: Metrics,
     pub rate_limiter: Arc<RateLimiter>,
+    /// The process's one clock (the store's).
+    pub clock: Arc<dyn crate::clock::Clock>,
     /// Bytes being decompressed by ingest requests, all together.
     pub decode_budget: Arc<crate::memory_budget::MemoryBudget>,
     /// The address the server is bound to.

@@ -6,6 +6,7 @@
 //! The backend is chosen from the URL scheme: `sqlite://…` or `postgres://…`.
 
 pub mod accounts;
+pub mod clock;
 pub mod model;
 mod redact;
 pub mod releases;
@@ -52,6 +53,9 @@ pub struct ProcessReport {
 pub trait Store: AccountStore + ReleaseStore + Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"`.
     fn backend_name(&self) -> &'static str;
+
+    /// The clock this store stamps rows with, for everything else that needs "now".
+    fn clock(&self) -> std::sync::Arc<dyn clock::Clock>;
 
     // --- organizations, projects, keys, tokens -------------------------------------
 
@@ -177,5 +181,15 @@ pub trait Store: AccountStore + ReleaseStore + Send + Sync + 'static {
 
 /// Opens (and migrates) the store named by `url`: `sqlite://PATH` or `postgres://…`.
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {
-    Ok(std::sync::Arc::new(sql::open(url).await?))
+    open_with_clock(url, std::sync::Arc::new(clock::SystemClock)).await
+}
+
+/// [`open`] with the clock the store stamps rows with and hands out ([`Store::clock`]).
+pub async fn open_with_clock(
+    url: &str,
+    clock: std::sync::Arc<dyn clock::Clock>,
+) -> Result<std::sync::Arc<dyn Store>> {
+    let mut store = sql::open(url).await?;
+    store.clock = clock;
+    Ok(std::sync::Arc::new(store))
 }

@@ -5,6 +5,7 @@ pub mod access;
 pub mod password;
 pub mod session;
 pub mod throttle;
+pub mod token;
 
 pub use access::Access;
 

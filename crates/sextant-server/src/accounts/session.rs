@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderMap, HeaderValue, header};
 
-use crate::api::auth::hash_token;
+use super::token::hash_token;
 
 pub const COOKIE: &str = "sextant_session";
 /// Sessions last two weeks from sign-in.

@@ -1,4 +1,4 @@
-//! Throttling of failed credential checks, per client address (`ingest::client_ip`, which
+//! Throttling of failed credential checks, per client address (`client_addr::client_ip`, which
 //! honours `trust_forwarded_for`): sign-ins per email, current-password checks per user,
 //! and invite redemptions. After a few failures further attempts with that key are
 //! refused with 429 for a delay that doubles with each failure. Kept in memory: a restart

@@ -1,37 +1,20 @@
 //! Bearer-token authentication and scope checks for every `/api/0/` route.
 //!
-//! Tokens are stored only as SHA-256 hex digests; `hash_token` and `generate_token` are
-//! shared with the CLI, which mints tokens offline.
+//! Tokens are stored only as SHA-256 hex digests (`accounts::token`, shared with the CLI,
+//! which mints tokens offline).
 
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::{Method, header};
-use rand::{RngCore, TryRngCore};
 use sextant_storage::{ApiToken, Role, TokenScope};
-use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use super::support::resolve_issue;
 use crate::accounts::Access;
+use crate::accounts::token::hash_token;
 use crate::state::AppState;
 
 /// Prefix that makes leaked tokens recognisable to secret scanners.
-const TOKEN_PREFIX: &str = "sxt_";
-
-/// SHA-256 of the token, lowercase hex: the form stored and looked up.
-pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// A fresh token: `sxt_` followed by 64 hex characters (32 bytes) from the OS RNG.
-pub fn generate_token() -> String {
-    let mut bytes = [0u8; 32];
-    // The OS RNG failing means the system cannot produce secrets at all; a panic is the
-    // only honest outcome, and rand's `unwrap_err` does exactly that.
-    rand::rngs::OsRng.unwrap_err().fill_bytes(&mut bytes);
-    format!("{TOKEN_PREFIX}{}", hex::encode(bytes))
-}
-
 /// The scope an operation needs: reads need `read`, issue mutations `write`, and every
 /// other mutation (projects, keys) `admin`.
 pub fn required_scope(method: &Method, route: &str) -> TokenScope {
@@ -152,28 +135,6 @@ async fn check_org_access(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hash_is_sha256_hex() {
-        assert_eq!(
-            hash_token("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-    }
-
-    #[test]
-    fn generated_tokens_are_prefixed_hex_and_distinct() {
-        let a = generate_token();
-        let b = generate_token();
-        assert_ne!(a, b);
-        let hex_part = a.strip_prefix("sxt_").expect("prefix");
-        assert_eq!(hex_part.len(), 64);
-        assert!(
-            hex_part
-                .bytes()
-                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-        );
-    }
 
     #[test]
     fn scopes_per_route() {

@@ -20,7 +20,7 @@ use super::pagination::{Params, link_header};
 use super::query::{DEFAULT_QUERY, parse_query, parse_stats_period};
 use super::serialize::{issue_json, status_response};
 use super::support::{
-    PathParams, json_with_link, now_ms, param, parse_body, resolve_issue, resolve_project,
+    PathParams, json_with_link, param, parse_body, resolve_issue, resolve_project,
 };
 use crate::state::AppState;
 
@@ -77,7 +77,7 @@ async fn list_in(
     path: &str,
 ) -> ApiResult<Response> {
     let params = Params::parse(raw_query.as_deref());
-    let filters = issue_filters(&params, now_ms())?;
+    let filters = issue_filters(&params, state.clock.now_ms())?;
     let sort = parse_sort(params.get("sort"))?;
     let limit = params.limit(25, 100)?;
     let cursor = params.cursor()?;
@@ -160,7 +160,7 @@ async fn select_issues(
     }
     let query = IssueQuery {
         project_ids: projects.iter().map(|p| p.id).collect(),
-        filters: issue_filters(params, now_ms())?,
+        filters: issue_filters(params, state.clock.now_ms())?,
         sort: IssueSort::LastSeen,
         cursor: None,
         limit: BULK_LIMIT,
@@ -305,7 +305,7 @@ pub async fn get(
     let (issue, project) =
         resolve_issue(&state, p.get("org").map(String::as_str), param(&p, "id")?).await?;
     let mut body = issue_json(&issue, &project, &state.base_url());
-    crate::releases::rootcause::annotate(&state, &issue, &mut body).await?;
+    crate::releases::root_cause::annotate(state.store.as_ref(), &issue, &mut body).await?;
     Ok(Json(body))
 }
 

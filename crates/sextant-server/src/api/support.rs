@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use sextant_storage::{Issue, Millis, Project};
+use sextant_storage::{Issue, Project};
 
 use super::error::{ApiError, ApiResult};
 use super::serialize::{parse_short_id, short_id_slug};
@@ -23,11 +23,6 @@ pub fn param<'a>(p: &'a PathParams, name: &str) -> ApiResult<&'a str> {
     p.get(name)
         .map(String::as_str)
         .ok_or_else(|| ApiError::Internal(format!("route has no {{{name}}} parameter")))
-}
-
-pub fn now_ms() -> Millis {
-    let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
-    i64::try_from(nanos / 1_000_000).unwrap_or(i64::MAX)
 }
 
 /// Parses a JSON request body; an empty body counts as `{}` so that bodies made only of

@@ -12,7 +12,7 @@ mod origin;
 mod store;
 
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderName, Method, header};
@@ -21,6 +21,7 @@ use sextant_protocol::auth::Auth;
 use sextant_storage::ProjectKey;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::client_addr::client_ip;
 use crate::rate_limit::Limit;
 use crate::state::AppState;
 use error::IngestError;
@@ -85,28 +86,6 @@ fn cors() -> CorsLayer {
         .max_age(Duration::from_secs(3600))
 }
 
-pub(crate) fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// The client address: the first `X-Forwarded-For` entry when configured to trust it.
-pub(crate) fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> String {
-    if state.config.trust_forwarded_for
-        && let Some(first) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    {
-        return first.to_string();
-    }
-    peer.ip().to_string()
-}
-
 pub(crate) fn user_agent(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::USER_AGENT)
@@ -138,7 +117,7 @@ pub(crate) async fn admit(
             window_secs: state.config.rate_limit.window_secs,
         },
     };
-    let now_secs = (now_millis() / 1000) as u64;
+    let now_secs = (state.clock.now_ms() / 1000) as u64;
     state
         .rate_limiter
         .check(&key.public_key, limit, now_secs)
@@ -159,8 +138,8 @@ pub(crate) async fn enqueue(
     let entry = sextant_storage::InboxEntry {
         project_id,
         kind: sextant_storage::InboxKind::Envelope,
-        received_at: now_millis(),
-        client_ip: Some(client_ip(state, headers, peer)),
+        received_at: state.clock.now_ms(),
+        client_ip: Some(client_ip(&state.config, headers, peer)),
         user_agent: user_agent(headers),
         body: crate::pipeline::codec::pack_envelope(envelope, payloads),
     };

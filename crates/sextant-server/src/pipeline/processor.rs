@@ -7,7 +7,6 @@ use sextant_storage::{Batch, InboxRow, Store};
 use tokio::sync::{Notify, watch};
 
 use super::items::{Notes, process_rows};
-use crate::ingest::now_millis;
 use crate::metrics::Metrics;
 
 /// How often an idle processor looks for rows written by other nodes.
@@ -114,7 +113,7 @@ pub(super) async fn run(
         match result {
             Ok(report) if report.rows > 0 => {
                 let notes = notes.into_inner().expect("notes lock");
-                notes.apply(&metrics, now_millis());
+                notes.apply(&metrics, store.clock().now_ms());
                 metrics.observe("sextant_batch_seconds", started.elapsed());
                 let regressions = report.events.iter().filter(|e| e.regression).count();
                 let new_issues = report.events.iter().filter(|e| e.new_issue).count();

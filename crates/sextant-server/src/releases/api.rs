@@ -20,7 +20,9 @@ use super::serialize::{ReleaseView, commit_json, deploy_json, release_json};
 use crate::api::auth::Auth;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::pagination::Params;
-use crate::api::support::{PathParams, created, now_ms, param, parse_body, path_project};
+use crate::api::support::{
+    PathParams, created, normalize_event_id, param, parse_body, path_project,
+};
 use crate::state::AppState;
 
 /// An RFC 3339 date or Unix seconds, as clients send them.
@@ -339,7 +341,7 @@ pub async fn deploy_create(
     }
     let version = param(&p, "version")?;
     let found = projects_with(&state, param(&p, "org")?, version, body.projects.as_deref()).await?;
-    let finished = parse_date(&body.date_finished)?.unwrap_or_else(now_ms);
+    let finished = parse_date(&body.date_finished)?.unwrap_or_else(|| state.clock.now_ms());
     let mut last = None;
     for (project, _) in &found {
         let deploy = state
@@ -440,4 +442,29 @@ pub async fn project_create(
         Json(view(&state, &release, std::slice::from_ref(&project)).await?),
     )
         .into_response())
+}
+
+/// `GET /projects/{org}/{project}/events/{event_id}/committers/`, shaped like Sentry's:
+/// `{"committers": [{"author": …, "commits": [...]}]}`, best suspect first.
+pub async fn committers(
+    _auth: Auth,
+    State(state): State<AppState>,
+    Path(p): Path<PathParams>,
+) -> ApiResult<Json<Value>> {
+    let project = path_project(&state, &p).await?;
+    let event_id = normalize_event_id(param(&p, "event_id")?).ok_or(ApiError::NotFound)?;
+    let event = state.store.get_event(project.id, &event_id).await?;
+    let issue_id = event.issue_id.ok_or(ApiError::NotFound)?;
+    let issue = state.store.get_issue(issue_id).await?;
+    let mut committers: Vec<Value> = Vec::new();
+    for s in super::root_cause::suspect_commits(state.store.as_ref(), &issue, Some(&event)).await? {
+        match committers.iter_mut().find(|c| c["author"] == s["author"]) {
+            Some(c) => c["commits"]
+                .as_array_mut()
+                .into_iter()
+                .for_each(|a| a.push(s["commit"].clone())),
+            None => committers.push(json!({ "author": s["author"], "commits": [s["commit"]] })),
+        }
+    }
+    Ok(Json(json!({ "committers": committers })))
 }

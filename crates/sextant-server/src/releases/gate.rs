@@ -7,7 +7,7 @@ use sextant_storage::{HealthScope, Millis, Project, Store, StoreError};
 
 use super::config::GateSettings;
 use super::verdict::{Sample, Verdict, decide};
-use crate::api::serialize::format_ms;
+use crate::clock::format_ms;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {

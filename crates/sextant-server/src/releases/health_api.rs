@@ -19,8 +19,8 @@ use crate::api::auth::Auth;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::pagination::Params;
 use crate::api::query::{check_period, parse_stats_period};
-use crate::api::serialize::format_ms;
-use crate::api::support::{PathParams, now_ms, param, parse_body, path_project};
+use crate::api::support::{PathParams, param, parse_body, path_project};
+use crate::clock::format_ms;
 use crate::state::AppState;
 
 /// `statsPeriod` (default 24h) as `(from, to)`.
@@ -62,7 +62,7 @@ pub async fn health(
     state.store.get_release(project.id, version).await?;
     let params = Params::parse(q.as_deref());
     let env = params.get("environment").map(str::to_string);
-    let (from, to) = period(&params, now_ms())?;
+    let (from, to) = period(&params, state.clock.now_ms())?;
     let scope =
         |release: Option<&str>| health::scope(project.id, release, env.as_deref(), from, to);
     let totals = state.store.session_totals(&scope(Some(version))).await?;
@@ -125,7 +125,7 @@ pub async fn health_check(
         environment: params.get("environment").unwrap_or("").to_string(),
         baseline: Baseline::parse(params.get("baseline")),
         window_ms,
-        now: now_ms(),
+        now: state.clock.now_ms(),
     };
     let settings = gate::settings(state.store.as_ref(), project.id).await?;
     match gate::check(state.store.as_ref(), &project, &req, &settings).await {
@@ -186,7 +186,7 @@ pub async fn details(
         .store
         .list_release_commits(project.id, version)
         .await?;
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let totals = state
         .store
         .session_totals(&health::scope(

@@ -11,7 +11,7 @@ pub mod config;
 pub mod gate;
 pub mod health;
 pub mod health_api;
-pub mod rootcause;
+pub mod root_cause;
 pub mod scheduler;
 pub mod serialize;
 pub mod stats;
@@ -80,7 +80,7 @@ pub fn router() -> Router<AppState> {
         ),
         (
             "/api/0/projects/{org}/{project}/events/{event_id}/committers/".into(),
-            get(rootcause::committers),
+            get(api::committers),
         ),
     ];
     let mut r = Router::new();

@@ -12,7 +12,6 @@ use tokio::task::JoinHandle;
 
 use super::config::ReleasesConfig;
 use super::gate::{self, Baseline, CheckRequest};
-use crate::api::support::now_ms;
 
 const DAY_MS: i64 = 86_400_000;
 /// Errored-session sets only need to outlive a session's updates.
@@ -68,7 +67,7 @@ async fn run(store: Arc<dyn Store>, config: ReleasesConfig, mut stop: watch::Rec
         }
         if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
             last_prune = Some(std::time::Instant::now());
-            let now = now_ms();
+            let now = store.clock().now_ms();
             let keep = i64::try_from(config.retention_days).unwrap_or(90) * DAY_MS;
             if let Err(err) = store
                 .prune_sessions(now - keep, now - SID_RETENTION_MS)
@@ -86,7 +85,7 @@ async fn run(store: Arc<dyn Store>, config: ReleasesConfig, mut stop: watch::Rec
 
 /// Runs every check due now.
 pub async fn run_due(store: &dyn Store, config: &ReleasesConfig) -> Result<usize, StoreError> {
-    let now = now_ms();
+    let now = store.clock().now_ms();
     let due = store.due_checks(now, 50).await?;
     for check in &due {
         let project = match store.get_project(check.project_id).await {

@@ -5,7 +5,21 @@ use serde_json::{Value, json};
 use sextant_storage::{DeployRecord, NewCommit, Project, ReleaseRecord, SessionTotals};
 
 use super::health::crash_free;
-use crate::api::serialize::{format_ms, short_version};
+use crate::clock::format_ms;
+
+/// Sentry's display form of a release: the part after `package@`, with a bare commit
+/// hash cut to 12 characters.
+pub fn short_version(version: &str) -> String {
+    let v = match version.split_once('@') {
+        Some((pkg, rest)) if !pkg.is_empty() && !rest.is_empty() => rest,
+        _ => version,
+    };
+    if v.len() == 40 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
+        v[..12].to_string()
+    } else {
+        v.to_string()
+    }
+}
 
 pub fn deploy_json(d: &DeployRecord) -> Value {
     json!({

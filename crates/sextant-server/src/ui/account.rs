@@ -15,8 +15,8 @@ use super::pages::{Nav, render, sign_in};
 use super::viewer::Viewer;
 use crate::accounts::password::{check_strength, hash_password, verify_password};
 use crate::accounts::throttle::Attempt;
-use crate::api::auth::{generate_token, hash_token};
-use crate::ingest::{client_ip, now_millis as now_ms};
+use crate::accounts::token::{generate_token, hash_token};
+use crate::client_addr::client_ip;
 use crate::state::AppState;
 
 pub struct TokenRow {
@@ -47,7 +47,7 @@ async fn account_page(
     message: &str,
     error: &str,
 ) -> UiResult<Response> {
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let tokens = state
         .store
         .list_user_tokens(viewer.user.id)
@@ -88,7 +88,7 @@ pub async fn change_password(
     body: Bytes,
 ) -> UiResult<Response> {
     let form = viewer.form(&body)?;
-    let client = client_ip(&state, &headers, addr);
+    let client = client_ip(&state.config, &headers, addr);
     let attempt = Attempt::CurrentPassword {
         user_id: viewer.user.id,
     };

@@ -20,8 +20,8 @@ use super::viewer::{Form, check_origin, current};
 use crate::accounts::normalize_email;
 use crate::accounts::password::{check_strength, hash_password};
 use crate::accounts::throttle::Attempt;
-use crate::api::auth::hash_token;
-use crate::ingest::{client_ip, now_millis as now_ms};
+use crate::accounts::token::hash_token;
+use crate::client_addr::client_ip;
 use crate::state::AppState;
 
 /// Shown when the account cannot be created because the email is taken. It must read
@@ -61,7 +61,7 @@ impl InvitePage {
 async fn find_invite(state: &AppState, token: &str) -> UiResult<(Invite, Organization)> {
     let invite = state
         .store
-        .find_invite(&hash_token(token), now_ms())
+        .find_invite(&hash_token(token), state.clock.now_ms())
         .await?
         .ok_or_else(|| UiError::BadRequest("This invite link is invalid or has expired.".into()))?;
     let org = state
@@ -100,7 +100,7 @@ pub async fn invite_accept(
     body: Bytes,
 ) -> UiResult<Response> {
     check_origin(&method, &headers, &state)?;
-    let client = client_ip(&state, &headers, addr);
+    let client = client_ip(&state.config, &headers, addr);
     if let Some(wait) = state.login_throttle.check(Attempt::Invite, &client) {
         return Err(UiError::TooManyAttempts(wait.as_secs().max(1)));
     }

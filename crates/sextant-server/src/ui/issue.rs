@@ -15,8 +15,8 @@ use super::event_view::{EventView, event_view};
 use super::format::{DAY_MS, HOUR_MS, ago, bars_svg, count, series, share_svg};
 use super::pages::{Nav, render};
 use super::viewer::Viewer;
-use crate::api::serialize::{format_ms, short_id};
-use crate::ingest::now_millis as now_ms;
+use crate::api::serialize::short_id;
+use crate::clock::format_ms;
 use crate::state::AppState;
 use crate::stored_event;
 
@@ -171,7 +171,7 @@ pub async fn detail(
     let older_url = neighbour(true).await?;
     let newer_url = neighbour(false).await?;
 
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let day_start = (now / HOUR_MS) * HOUR_MS - 23 * HOUR_MS;
     let day = state
         .store

@@ -17,7 +17,6 @@ use super::snippets::{Snippets, first_dsn};
 use super::viewer::{Viewer, local_path};
 use crate::api::query::parse_query;
 use crate::api::serialize::short_id;
-use crate::ingest::now_millis as now_ms;
 use crate::state::AppState;
 
 const PAGE_SIZE: u32 = 25;
@@ -179,7 +178,7 @@ async fn issue_list(
     q: &ListQuery,
     uri: &Uri,
 ) -> UiResult<IssueList> {
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let (bucket, slots, period_label) = if q.two_weeks() {
         (DAY_MS, 14, "14 days")
     } else {

@@ -20,7 +20,6 @@ use tokio::time::{Interval, MissedTickBehavior};
 
 use super::error::UiResult;
 use super::viewer::Viewer;
-use crate::ingest::now_millis as now_ms;
 use crate::pipeline::notice::EventNotice;
 use crate::state::AppState;
 
@@ -44,7 +43,10 @@ impl Follow {
     /// lookup counts as no: the browser reconnects, and is let in again if allowed.
     async fn still_allowed(&self) -> bool {
         let store = &self.state.store;
-        match store.find_session(&self.session_hash, now_ms()).await {
+        match store
+            .find_session(&self.session_hash, self.state.clock.now_ms())
+            .await
+        {
             Ok(Some((_, user))) if user.id == self.user_id => {}
             _ => return false,
         }

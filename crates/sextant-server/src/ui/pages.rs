@@ -16,7 +16,7 @@ use crate::accounts::password::{dummy_hash, verify_password};
 use crate::accounts::session::{LIFETIME_MS, clear_cookie, secret_hash, set_cookie};
 use crate::accounts::throttle::Attempt;
 use crate::accounts::{new_secret, normalize_email};
-use crate::ingest::{client_ip, now_millis as now_ms};
+use crate::client_addr::client_ip;
 use crate::state::AppState;
 
 pub struct NavProject {
@@ -149,7 +149,7 @@ pub(super) async fn sign_in(state: &AppState, user: &User, next: &str) -> UiResu
             user.id,
             &secret_hash(&secret),
             &new_secret(),
-            now_ms() + LIFETIME_MS,
+            state.clock.now_ms() + LIFETIME_MS,
         )
         .await?;
     let secure = state.base_url().starts_with("https://");
@@ -176,7 +176,7 @@ pub async fn login(
     let email = normalize_email(form.text("email"));
     let password = form.get("password").unwrap_or("");
     let next = &local_path(form.text("next"));
-    let client = client_ip(&state, &headers, addr);
+    let client = client_ip(&state.config, &headers, addr);
     let attempt = Attempt::SignIn { email: &email };
     if let Some(wait) = state.login_throttle.check(attempt, &client) {
         return Err(UiError::TooManyAttempts(wait.as_secs().max(1)));

@@ -6,7 +6,8 @@ use serde_json::Value;
 use sextant_storage::{CheckRecord, DeployRecord, Issue, NewCommit, Project, SessionBucket};
 
 use super::format::{ago, count};
-use crate::api::serialize::{format_ms, short_id};
+use crate::api::serialize::short_id;
+use crate::clock::format_ms;
 use crate::releases::health;
 
 pub struct DeployRow {

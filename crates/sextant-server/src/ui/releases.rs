@@ -17,8 +17,7 @@ use super::release_rows::{
     crash_free_slots, deploy_row, issue_rows, percent, release_url, releases_url,
 };
 use super::viewer::Viewer;
-use crate::api::serialize::format_ms;
-use crate::ingest::now_millis as now_ms;
+use crate::clock::format_ms;
 use crate::releases::health::{self, Summary};
 use crate::state::AppState;
 /// Each listed release costs a handful of queries, so the list shows the newest ones only.
@@ -73,7 +72,7 @@ pub async fn list(
 ) -> UiResult<Response> {
     let project = viewer.project(&state, &org, &slug).await?;
     let store = &state.store;
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let mut releases = store.list_releases(project.id).await?;
     let truncated = releases.len() > LIST_LIMIT;
     releases.truncate(LIST_LIMIT);
@@ -125,7 +124,7 @@ pub async fn detail(
     let project = viewer.project(&state, &org, &slug).await?;
     let store = &state.store;
     let release = store.get_release(project.id, &version).await?;
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let to = now + 60_000;
     let deploys = store.list_deploys(project.id, Some(&version), None).await?;
     let previous = health::previous_release(

@@ -13,9 +13,8 @@ use super::format::ago;
 use super::pages::{Nav, project_url, render};
 use super::snippets::{Snippets, first_dsn};
 use super::viewer::Viewer;
+use crate::accounts::token::hash_token;
 use crate::accounts::{new_secret, normalize_email};
-use crate::api::auth::hash_token;
-use crate::ingest::now_millis as now_ms;
 use crate::state::AppState;
 use sextant_protocol::auth::format_dsn as dsn;
 
@@ -68,7 +67,7 @@ async fn org_page(
     error: &str,
 ) -> UiResult<Response> {
     let (org, role) = org_of(state, viewer, slug).await?;
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let members = state
         .store
         .list_members(org.id)
@@ -208,7 +207,7 @@ pub async fn invite_action(
                     &hash_token(&token),
                     role,
                     &email,
-                    now_ms() + INVITE_LIFETIME_MS,
+                    state.clock.now_ms() + INVITE_LIFETIME_MS,
                 )
                 .await?;
             let link = format!("{}/invite/{token}", state.base_url());
@@ -221,7 +220,7 @@ pub async fn invite_action(
                 .map_err(|_| UiError::BadRequest("invalid invite id".into()))?;
             let ours = state
                 .store
-                .list_invites(org.id, now_ms())
+                .list_invites(org.id, state.clock.now_ms())
                 .await?
                 .iter()
                 .any(|i| i.id == id);

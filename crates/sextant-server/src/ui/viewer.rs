@@ -12,7 +12,6 @@ use sextant_storage::{Membership, Project, Role, Session, User};
 use super::error::{UiError, UiResult};
 use crate::accounts::Access;
 use crate::accounts::session::{cookie_secret, same_origin, secret_hash, tokens_match};
-use crate::ingest::now_millis as now_ms;
 use crate::state::AppState;
 
 pub struct Viewer {
@@ -85,7 +84,11 @@ pub async fn current(headers: &HeaderMap, state: &AppState) -> UiResult<Option<V
         return Ok(None);
     };
     let session_hash = secret_hash(&secret);
-    let Some((session, user)) = state.store.find_session(&session_hash, now_ms()).await? else {
+    let Some((session, user)) = state
+        .store
+        .find_session(&session_hash, state.clock.now_ms())
+        .await?
+    else {
         return Ok(None);
     };
     let access = Access::for_user(state.store.as_ref(), user.clone()).await?;

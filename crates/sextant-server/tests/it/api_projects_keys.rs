@@ -178,8 +178,8 @@ fn keys_can_be_added_disabled_and_reenabled() {
 #[test]
 fn project_and_key_changes_need_an_admin_token() {
     let app = TestApp::spawn();
-    let token = sextant_server::api::auth::generate_token();
-    let hash = sextant_server::api::auth::hash_token(&token);
+    let token = sextant_server::accounts::token::generate_token();
+    let hash = sextant_server::accounts::token::hash_token(&token);
     app.block_on(
         app.store()
             .create_token(&hash, TokenScope::Write, "e2e write"),

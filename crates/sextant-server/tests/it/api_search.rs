@@ -260,8 +260,8 @@ fn api_requires_a_token_with_the_right_scope() {
         "wrong scheme"
     );
 
-    let read = sextant_server::api::auth::generate_token();
-    let hash = sextant_server::api::auth::hash_token(&read);
+    let read = sextant_server::accounts::token::generate_token();
+    let hash = sextant_server::accounts::token::hash_token(&read);
     app.block_on(
         app.store()
             .create_token(&hash, TokenScope::Read, "e2e read"),

@@ -7,7 +7,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::members::{self, Current};
 use super::rows::{self, ORG_COLUMNS};
-use super::{SqlStore, now_ms, placeholders};
+use super::{SqlStore, placeholders};
 use crate::accounts::*;
 use crate::model::{ApiToken, Millis, TokenScope};
 use crate::{Result, StoreError};
@@ -69,7 +69,7 @@ impl AccountStore for SqlStore {
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(email)
             .bind(password_hash)
-            .bind(now_ms())
+            .bind(self.clock.now_ms())
             .fetch_one(&self.writer)
             .await
             .map_err(|e| match StoreError::from(e) {
@@ -122,7 +122,7 @@ impl AccountStore for SqlStore {
         csrf_token: &str,
         expires_at: Millis,
     ) -> Result<Session> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let row = sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -267,7 +267,7 @@ impl AccountStore for SqlStore {
         .bind(token_hash)
         .bind(role.as_str())
         .bind(email)
-        .bind(now_ms())
+        .bind(self.clock.now_ms())
         .bind(expires_at)
         .fetch_one(&self.writer)
         .await?;
@@ -321,7 +321,7 @@ impl AccountStore for SqlStore {
             .bind(token_hash)
             .bind(scope.as_str())
             .bind(label)
-            .bind(now_ms())
+            .bind(self.clock.now_ms())
             .bind(user_id)
             .fetch_one(&self.writer)
             .await?;

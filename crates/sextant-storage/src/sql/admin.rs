@@ -4,7 +4,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use super::exec::{Exec, LiteConn, Val, run_ready};
 use super::rows::{self, KEY_COLUMNS, ORG_COLUMNS, PROJECT_COLUMNS, PROJECT_FROM, TOKEN_COLUMNS};
-use super::{Backend, SqlStore, flag, now_ms};
+use super::{Backend, SqlStore, flag};
 use crate::model::*;
 use crate::{Result, StoreError};
 
@@ -51,14 +51,19 @@ async fn fetch_key(
         .ok_or(StoreError::NotFound)
 }
 
-async fn insert_org(conn: &mut AnyConnection, slug: &str, name: &str) -> Result<Organization> {
+async fn insert_org(
+    conn: &mut AnyConnection,
+    slug: &str,
+    name: &str,
+    now: i64,
+) -> Result<Organization> {
     let sql = format!(
         "INSERT INTO organizations (slug, name, created_at) VALUES ($1, $2, $3) RETURNING {ORG_COLUMNS}"
     );
     let row = sqlx::query(AssertSqlSafe(sql))
         .bind(slug)
         .bind(name)
-        .bind(now_ms())
+        .bind(now)
         .fetch_one(conn)
         .await
         .map_err(conflict_as(format!("organization {slug:?} already exists")))?;
@@ -72,6 +77,7 @@ async fn insert_project(
     slug: &str,
     name: &str,
     platform: Option<&str>,
+    now: i64,
 ) -> Result<Project> {
     let org = sqlx::query("SELECT id FROM organizations WHERE id = $1")
         .bind(org_id)
@@ -98,7 +104,7 @@ async fn insert_project(
         .bind(slug)
         .bind(name)
         .bind(platform)
-        .bind(now_ms())
+        .bind(now)
         .fetch_one(&mut *conn)
         .await
         .map_err(conflict_as(format!(
@@ -107,7 +113,12 @@ async fn insert_project(
     fetch_project(conn, row.try_get("id")?).await
 }
 
-async fn insert_key(conn: &mut AnyConnection, project_id: i64, label: &str) -> Result<ProjectKey> {
+async fn insert_key(
+    conn: &mut AnyConnection,
+    project_id: i64,
+    label: &str,
+    now: i64,
+) -> Result<ProjectKey> {
     let sql = format!(
         "INSERT INTO project_keys (project_id, public_key, label, active, created_at) \
          VALUES ($1, $2, $3, 1, $4) RETURNING {KEY_COLUMNS}"
@@ -116,7 +127,7 @@ async fn insert_key(conn: &mut AnyConnection, project_id: i64, label: &str) -> R
         .bind(project_id)
         .bind(new_public_key())
         .bind(label)
-        .bind(now_ms())
+        .bind(now)
         .fetch_one(conn)
         .await?;
     rows::key(&row)
@@ -135,20 +146,28 @@ impl SqlStore {
         }
         // Two PostgreSQL nodes may race here; the loser hits the slug constraint and
         // reports that nothing was created.
-        let org = match insert_org(&mut tx, "default", "Default").await {
+        let org = match insert_org(&mut tx, "default", "Default", self.clock.now_ms()).await {
             Err(StoreError::Conflict(_)) => return Ok(None),
             other => other?,
         };
-        let project =
-            insert_project(&mut tx, self.backend, org.id, "default", "Default", None).await?;
-        let key = insert_key(&mut tx, project.id, "Default").await?;
+        let project = insert_project(
+            &mut tx,
+            self.backend,
+            org.id,
+            "default",
+            "Default",
+            None,
+            self.clock.now_ms(),
+        )
+        .await?;
+        let key = insert_key(&mut tx, project.id, "Default", self.clock.now_ms()).await?;
         tx.commit().await?;
         Ok(Some((org, project, key)))
     }
 
     pub(super) async fn create_org(&self, slug: &str, name: &str) -> Result<Organization> {
         let mut tx = self.begin_write().await?;
-        let org = insert_org(&mut tx, slug, name).await?;
+        let org = insert_org(&mut tx, slug, name, self.clock.now_ms()).await?;
         tx.commit().await?;
         Ok(org)
     }
@@ -181,7 +200,16 @@ impl SqlStore {
         platform: Option<&str>,
     ) -> Result<Project> {
         let mut tx = self.begin_write().await?;
-        let project = insert_project(&mut tx, self.backend, org_id, slug, name, platform).await?;
+        let project = insert_project(
+            &mut tx,
+            self.backend,
+            org_id,
+            slug,
+            name,
+            platform,
+            self.clock.now_ms(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(project)
     }
@@ -252,7 +280,7 @@ impl SqlStore {
 
     pub(super) async fn create_key(&self, project_id: i64, label: &str) -> Result<ProjectKey> {
         let mut tx = self.begin_write().await?;
-        let key = insert_key(&mut tx, project_id, label).await?;
+        let key = insert_key(&mut tx, project_id, label, self.clock.now_ms()).await?;
         tx.commit().await?;
         Ok(key)
     }
@@ -353,7 +381,7 @@ impl SqlStore {
             .bind(token_hash)
             .bind(scope.as_str())
             .bind(label)
-            .bind(now_ms())
+            .bind(self.clock.now_ms())
             .fetch_one(&self.writer)
             .await
             .map_err(conflict_as(

@@ -137,9 +137,10 @@ impl SqlStore {
         limit: u32,
         process: &ProcessFn<'_>,
     ) -> Result<ProcessReport> {
+        let now = self.clock.now_ms();
         let Some(lite) = &self.lite else {
             return self
-                .process_in_transaction(self.backend, limit, process)
+                .process_in_transaction(self.backend, limit, process, now)
                 .await;
         };
         let journal = self.journal().await?;
@@ -147,14 +148,14 @@ impl SqlStore {
             // Rows an earlier version left in the table come first, one round at a time.
             let _turn = self.batch_writes.lock().await;
             if self.legacy_inbox.load(Ordering::Relaxed) {
-                let report = self.process_table(lite, limit, process).await?;
+                let report = self.process_table(lite, limit, process, now).await?;
                 if report.rows > 0 {
                     return Ok(report);
                 }
                 self.legacy_inbox.store(false, Ordering::Relaxed);
             }
         }
-        process_journal(lite, journal, &self.tag_flush, limit, process).await
+        process_journal(lite, journal, &self.tag_flush, limit, process, now).await
     }
 
     /// Claims, processes and writes in one transaction. PostgreSQL nodes share the inbox:
@@ -166,6 +167,7 @@ impl SqlStore {
         backend: Backend,
         limit: u32,
         process: &ProcessFn<'_>,
+        now: Millis,
     ) -> Result<ProcessReport> {
         // PostgreSQL defers tag value counts; an in-memory SQLite database, where nothing
         // competes for its one connection, writes them with the batch.
@@ -203,7 +205,7 @@ impl SqlStore {
         } else {
             TagCounts::Now
         };
-        let report = write_and_delete(&mut *tx, backend, &ids(&rows), &batch, tags).await?;
+        let report = write_and_delete(&mut *tx, backend, &ids(&rows), &batch, tags, now).await?;
         tx.commit().await?;
         if deferred {
             // Still this node's turn, so no batch of it commits between a flush and the
@@ -222,6 +224,7 @@ impl SqlStore {
         lite: &Lite,
         limit: u32,
         process: &ProcessFn<'_>,
+        now: Millis,
     ) -> Result<ProcessReport> {
         let claim = format!("SELECT {INBOX_COLUMNS} FROM inbox ORDER BY id LIMIT $1");
         let rows = lite.read(|conn| run_ready(claim_rows(&mut LiteConn(conn), &claim, limit)))?;
@@ -239,6 +242,7 @@ impl SqlStore {
                     &ids,
                     &batch,
                     TagCounts::Now,
+                    now,
                 ))
             })
         })
@@ -257,6 +261,7 @@ async fn process_journal(
     clock: &Arc<FlushClock>,
     limit: u32,
     process: &ProcessFn<'_>,
+    now: Millis,
 ) -> Result<ProcessReport> {
     let mut pending = journal.read(limit as usize)?;
     if pending.is_empty() {
@@ -291,6 +296,7 @@ async fn process_journal(
                     Backend::Sqlite,
                     &batch,
                     TagCounts::Deferred,
+                    now,
                 ))
             };
             let written = if frees {
@@ -467,6 +473,7 @@ async fn write_and_delete(
     ids: &[i64],
     batch: &Batch,
     tags: TagCounts,
+    now: Millis,
 ) -> Result<ProcessReport> {
     let deleted = delete_ids(conn, "inbox", ids).await?;
     if deleted != ids.len() as u64 {
@@ -474,7 +481,7 @@ async fn write_and_delete(
             "inbox rows were processed by another process".into(),
         ));
     }
-    let events = ingest_write::write_batch(conn, backend, batch, tags).await?;
+    let events = ingest_write::write_batch(conn, backend, batch, tags, now).await?;
     Ok(ProcessReport {
         rows: ids.len(),
         events,

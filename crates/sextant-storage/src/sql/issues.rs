@@ -3,7 +3,7 @@
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use super::rows::{self, ISSUE_COLUMNS};
-use super::{ID_CHUNK, SqlStore, now_ms, placeholders};
+use super::{ID_CHUNK, SqlStore, placeholders};
 use crate::model::*;
 use crate::{Result, StoreError};
 
@@ -55,10 +55,11 @@ impl SqlStore {
             let issue = fetch_issue(&mut tx, id).await?;
             if let Some(status) = update.status {
                 let (resolved_at, resolved_in) = match status {
-                    IssueStatus::Resolved => (Some(now_ms()), None),
-                    IssueStatus::ResolvedInNextRelease => {
-                        (Some(now_ms()), current_release(&mut tx, &issue).await?)
-                    }
+                    IssueStatus::Resolved => (Some(self.clock.now_ms()), None),
+                    IssueStatus::ResolvedInNextRelease => (
+                        Some(self.clock.now_ms()),
+                        current_release(&mut tx, &issue).await?,
+                    ),
                     IssueStatus::Unresolved | IssueStatus::Ignored => (None, None),
                 };
                 sqlx::query(

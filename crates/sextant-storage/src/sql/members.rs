@@ -9,7 +9,7 @@
 use sqlx::{AssertSqlSafe, Row};
 
 use super::accounts::{USER_COLUMNS, user};
-use super::{Backend, SqlStore, now_ms};
+use super::{Backend, SqlStore};
 use crate::accounts::{Role, User};
 use crate::{Result, StoreError};
 
@@ -78,7 +78,7 @@ pub(super) async fn change(
     if now == Some(Role::Owner) && to != Some(Role::Owner) && owners <= 1 {
         return Err(StoreError::LastOwner);
     }
-    write(&mut tx, org_id, user_id, now, to).await?;
+    write(&mut tx, org_id, user_id, now, to, store.clock.now_ms()).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -90,7 +90,15 @@ pub(super) async fn grant(store: &SqlStore, org_id: i64, user_id: i64, role: Rol
     let now = members.iter().find(|(id, _)| *id == user_id).map(|m| m.1);
     let after = now.map_or(role, |r| r.max(role));
     if now != Some(after) {
-        write(&mut tx, org_id, user_id, now, Some(after)).await?;
+        write(
+            &mut tx,
+            org_id,
+            user_id,
+            now,
+            Some(after),
+            store.clock.now_ms(),
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(after)
@@ -102,6 +110,7 @@ async fn write(
     user_id: i64,
     now: Option<Role>,
     to: Option<Role>,
+    stamp: i64,
 ) -> Result<()> {
     let query = match (now, to) {
         (_, None) => sqlx::query("DELETE FROM org_members WHERE org_id = $1 AND user_id = $2")
@@ -119,7 +128,7 @@ async fn write(
         .bind(org_id)
         .bind(user_id)
         .bind(role.as_str())
-        .bind(now_ms()),
+        .bind(stamp),
     };
     query.execute(&mut **tx).await?;
     Ok(())
@@ -141,7 +150,7 @@ pub(super) async fn create_first_owner(
             .execute(&mut *tx)
             .await?;
     }
-    let now = now_ms();
+    let now = store.clock.now_ms();
     let sql = format!(
         "INSERT INTO users (email, password_hash, created_at) \
          SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM users) RETURNING {USER_COLUMNS}"

@@ -85,6 +85,8 @@ pub(crate) struct SqlStore {
     /// When batches of this process last deferred tag value counts (SQLite files and
     /// PostgreSQL).
     tag_flush: std::sync::Arc<ingest_write::FlushClock>,
+    /// What "now" is for every row this store stamps.
+    pub(crate) clock: std::sync::Arc<dyn crate::clock::Clock>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -197,6 +199,7 @@ async fn open_sqlite(url: &str) -> Result<SqlStore> {
             legacy_inbox: Default::default(),
             batch_writes: tokio::sync::Mutex::new(()),
             tag_flush: Default::default(),
+            clock: std::sync::Arc::new(crate::clock::SystemClock),
         });
     }
 
@@ -215,6 +218,7 @@ async fn open_sqlite(url: &str) -> Result<SqlStore> {
         legacy_inbox: Default::default(),
         batch_writes: tokio::sync::Mutex::new(()),
         tag_flush: Default::default(),
+        clock: std::sync::Arc::new(crate::clock::SystemClock),
     })
 }
 
@@ -241,6 +245,7 @@ async fn open_postgres(url: &str) -> Result<SqlStore> {
         legacy_inbox: Default::default(),
         batch_writes: tokio::sync::Mutex::new(()),
         tag_flush,
+        clock: std::sync::Arc::new(crate::clock::SystemClock),
     })
 }
 
@@ -256,14 +261,6 @@ impl SqlStore {
             self.writer.begin().await?
         })
     }
-}
-
-/// Current wall-clock time in Unix milliseconds.
-pub(crate) fn now_ms() -> i64 {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Booleans are stored as BIGINT 0/1: the one integer type both backends decode alike.

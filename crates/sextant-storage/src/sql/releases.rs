@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::{Acquire, Row};
 
+use super::SqlStore;
 use super::rows::{ISSUE_COLUMNS, issue};
-use super::{SqlStore, now_ms};
 use crate::model::{Issue, Millis};
 use crate::releases::*;
 use crate::{Result, StoreError};
@@ -70,7 +70,7 @@ impl ReleaseStore for SqlStore {
         )
         .bind(project_id)
         .bind(version)
-        .bind(now_ms())
+        .bind(self.clock.now_ms())
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -154,7 +154,7 @@ impl ReleaseStore for SqlStore {
         )
         .bind(d.project_id)
         .bind(d.version.as_str())
-        .bind(now_ms())
+        .bind(self.clock.now_ms())
         .execute(&mut *tx)
         .await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -207,7 +207,7 @@ impl ReleaseStore for SqlStore {
         )
         .bind(project_id)
         .bind(version)
-        .bind(now_ms())
+        .bind(self.clock.now_ms())
         .execute(&mut *conn)
         .await?;
         sqlx::query("DELETE FROM release_commits WHERE project_id = $1 AND version = $2")

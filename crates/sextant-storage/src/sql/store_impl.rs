@@ -9,6 +9,10 @@ use crate::{ProcessFn, ProcessReport, Result, Store};
 
 #[async_trait]
 impl Store for SqlStore {
+    fn clock(&self) -> std::sync::Arc<dyn crate::clock::Clock> {
+        self.clock.clone()
+    }
+
     fn backend_name(&self) -> &'static str {
         match self.backend {
             Backend::Sqlite => "sqlite",

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde_json::json;
 use sextant_protocol::auth::format_dsn as dsn;
-use sextant_server::api::auth::{generate_token, hash_token};
+use sextant_server::accounts::token::{generate_token, hash_token};
 use sextant_server::config::Config;
 use sextant_server::projects::{create_with_key, slugify};
 use sextant_storage::{Project, ProjectKey, Store, StoreError, TokenScope};

@@ -12,25 +12,11 @@ pub use project::{
     attachment_json, key_json, org_json, project_json, tag_key_json, tag_value_json,
 };
 
+pub use crate::clock::format_ms;
+pub use crate::releases::serialize::short_version;
+
 use serde_json::{Value, json};
 use sextant_storage::Millis;
-use time::OffsetDateTime;
-
-/// RFC 3339 in UTC with milliseconds, e.g. `2026-01-01T10:00:00.123Z` (Sentry's format).
-pub fn format_ms(ms: Millis) -> String {
-    let dt = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        dt.year(),
-        u8::from(dt.month()),
-        dt.day(),
-        dt.hour(),
-        dt.minute(),
-        dt.second(),
-        dt.millisecond()
-    )
-}
 
 /// A float-seconds timestamp from an event payload, as RFC 3339.
 pub fn format_secs(secs: f64) -> Option<String> {
@@ -73,20 +59,6 @@ pub fn parse_short_id(short: &str, project_slug: &str) -> Option<i64> {
 /// The project part of a short id (everything before the last `-`), lower-cased.
 pub fn short_id_slug(short: &str) -> Option<String> {
     short.rsplit_once('-').map(|(slug, _)| slug.to_lowercase())
-}
-
-/// Sentry's display form of a release: the part after `package@`, with a bare commit
-/// hash cut to 12 characters.
-pub fn short_version(version: &str) -> String {
-    let v = match version.split_once('@') {
-        Some((pkg, rest)) if !pkg.is_empty() && !rest.is_empty() => rest,
-        _ => version,
-    };
-    if v.len() == 40 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
-        v[..12].to_string()
-    } else {
-        v.to_string()
-    }
 }
 
 /// `{"version", "shortVersion"}` or `null`, Sentry's release reference object.

@@ -36,10 +36,10 @@ impl TestApp {
 
     /// A personal API token of the user.
     pub fn user_token(&self, user_id: i64, scope: TokenScope) -> String {
-        let token = sextant_server::api::auth::generate_token();
+        let token = sextant_server::accounts::token::generate_token();
         self.block_on(self.store().create_user_token(
             user_id,
-            &sextant_server::api::auth::hash_token(&token),
+            &sextant_server::accounts::token::hash_token(&token),
             scope,
             "test",
         ))

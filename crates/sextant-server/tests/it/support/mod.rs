@@ -79,9 +79,9 @@ impl TestApp {
             .block_on(store.bootstrap_default())
             .expect("bootstrap_default")
             .expect("a fresh database must bootstrap the default project");
-        let token = sextant_server::api::auth::generate_token();
+        let token = sextant_server::accounts::token::generate_token();
         rt.block_on(store.create_token(
-            &sextant_server::api::auth::hash_token(&token),
+            &sextant_server::accounts::token::hash_token(&token),
             TokenScope::Admin,
             "e2e admin",
         ))

@@ -3,7 +3,6 @@
 use std::collections::{BTreeMap, HashSet};
 
 use super::super::exec::{Exec, Val};
-use super::super::now_ms;
 use super::value_rows;
 use crate::Result;
 use crate::model::*;
@@ -11,7 +10,12 @@ use crate::model::*;
 /// Blob-carrying rows per statement: bounded by bytes as much as by parameters.
 const BLOB_ROWS: usize = 64;
 
-pub(super) async fn write(conn: &mut impl Exec, batch: &Batch, live: &HashSet<i64>) -> Result<()> {
+pub(super) async fn write(
+    conn: &mut impl Exec,
+    batch: &Batch,
+    live: &HashSet<i64>,
+    now: Millis,
+) -> Result<()> {
     let attachments: Vec<&NewAttachment> = batch
         .attachments
         .iter()
@@ -23,7 +27,6 @@ pub(super) async fn write(conn: &mut impl Exec, batch: &Batch, live: &HashSet<i6
              size, data, created_at) VALUES {}",
             value_rows(1, chunk.len(), 8)
         );
-        let now = now_ms();
         let mut args = Vec::with_capacity(chunk.len() * 8);
         for a in chunk {
             args.extend([

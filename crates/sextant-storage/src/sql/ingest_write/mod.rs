@@ -46,6 +46,7 @@ pub(in crate::sql) async fn write_batch(
     backend: Backend,
     batch: &Batch,
     tags: TagCounts,
+    now: Millis,
 ) -> Result<Vec<EventWriteResult>> {
     let live = live_projects(
         conn,
@@ -86,7 +87,7 @@ pub(in crate::sql) async fn write_batch(
         )
         .await?;
     }
-    extras::write(conn, batch, &live).await?;
+    extras::write(conn, batch, &live, now).await?;
     sessions::write(conn, &batch.sessions, &live).await?;
     Ok(results)
 }

@@ -3,17 +3,11 @@
 //! and suspect commits: commits of the first release that changed a file on the issue's
 //! in-app stack, ranked by how close to the crashing frame the file is.
 
-use axum::Json;
-use axum::extract::{Path, State};
 use serde_json::{Value, json};
-use sextant_storage::{EventRecord, Issue, NewCommit, StoreError};
+use sextant_storage::{EventRecord, Issue, NewCommit, Store, StoreError};
 
 use super::serialize::{author_json, commit_json};
-use crate::api::auth::Auth;
-use crate::api::error::{ApiError, ApiResult};
-use crate::api::serialize::format_ms;
-use crate::api::support::{PathParams, normalize_event_id, param, path_project};
-use crate::state::AppState;
+use crate::clock::format_ms;
 
 /// In-app frame paths of an event, innermost (crashing) frame first.
 pub fn in_app_paths(payload: &Value) -> Vec<String> {
@@ -107,16 +101,17 @@ fn decode(event: &EventRecord) -> Value {
     crate::stored_event::decode(&event.payload).unwrap_or(Value::Null)
 }
 
-async fn suspect_json(
-    state: &AppState,
+/// Suspect commits of `issue` as Sentry's committers entries, best first, read from
+/// `event` (its latest event when `None`).
+pub async fn suspect_commits(
+    store: &dyn Store,
     issue: &Issue,
     event: Option<&EventRecord>,
 ) -> Result<Vec<Value>, StoreError> {
     let Some(release) = &issue.first_release else {
         return Ok(vec![]);
     };
-    let commits = state
-        .store
+    let commits = store
         .list_release_commits(issue.project_id, release)
         .await?;
     if commits.is_empty() {
@@ -124,7 +119,7 @@ async fn suspect_json(
     }
     let event = match event {
         Some(e) => e.clone(),
-        None => match state.store.latest_issue_event(issue.id).await {
+        None => match store.latest_issue_event(issue.id).await {
             Ok(e) => e,
             Err(StoreError::NotFound) => return Ok(vec![]),
             Err(e) => return Err(e),
@@ -144,18 +139,21 @@ async fn suspect_json(
 }
 
 /// Adds `rootCause` to an issue's detail JSON.
-pub async fn annotate(state: &AppState, issue: &Issue, body: &mut Value) -> Result<(), StoreError> {
+pub async fn annotate(
+    store: &dyn Store,
+    issue: &Issue,
+    body: &mut Value,
+) -> Result<(), StoreError> {
     let mut root = json!({});
     if let Some(release) = &issue.first_release {
-        let first_env = match state.store.oldest_issue_event(issue.id).await {
+        let first_env = match store.oldest_issue_event(issue.id).await {
             Ok(e) => e.environment,
             Err(StoreError::NotFound) => None,
             Err(e) => return Err(e),
         };
         let mut text = format!("First seen in release {release}");
         let mut deploy_json = Value::Null;
-        let deploys = state
-            .store
+        let deploys = store
             .list_deploys(issue.project_id, Some(release), first_env.as_deref())
             .await?;
         if let Some(d) = deploys
@@ -185,7 +183,7 @@ pub async fn annotate(state: &AppState, issue: &Issue, body: &mut Value) -> Resu
         && let Some(regressed_in) = &issue.regressed_in_release
     {
         let resolved_in = match issue.regressed_at {
-            Some(at) => state.store.issue_release_before(issue.id, at).await?,
+            Some(at) => store.issue_release_before(issue.id, at).await?,
             None => None,
         };
         let text = match &resolved_in {
@@ -196,34 +194,9 @@ pub async fn annotate(state: &AppState, issue: &Issue, body: &mut Value) -> Resu
         root["regressedInRelease"] = json!(regressed_in);
         root["regressionText"] = json!(text);
     }
-    root["suspectCommits"] = json!(suspect_json(state, issue, None).await?);
+    root["suspectCommits"] = json!(suspect_commits(store, issue, None).await?);
     body["rootCause"] = root;
     Ok(())
-}
-
-/// `GET /projects/{org}/{project}/events/{event_id}/committers/`, shaped like Sentry's:
-/// `{"committers": [{"author": …, "commits": [...]}]}`, best suspect first.
-pub async fn committers(
-    _auth: Auth,
-    State(state): State<AppState>,
-    Path(p): Path<PathParams>,
-) -> ApiResult<Json<Value>> {
-    let project = path_project(&state, &p).await?;
-    let event_id = normalize_event_id(param(&p, "event_id")?).ok_or(ApiError::NotFound)?;
-    let event = state.store.get_event(project.id, &event_id).await?;
-    let issue_id = event.issue_id.ok_or(ApiError::NotFound)?;
-    let issue = state.store.get_issue(issue_id).await?;
-    let mut committers: Vec<Value> = Vec::new();
-    for s in suspect_json(&state, &issue, Some(&event)).await? {
-        match committers.iter_mut().find(|c| c["author"] == s["author"]) {
-            Some(c) => c["commits"]
-                .as_array_mut()
-                .into_iter()
-                .for_each(|a| a.push(s["commit"].clone())),
-            None => committers.push(json!({ "author": s["author"], "commits": [s["commit"]] })),
-        }
-    }
-    Ok(Json(json!({ "committers": committers })))
 }
 
 #[cfg(test)]
