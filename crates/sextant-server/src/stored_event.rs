@@ -11,11 +11,14 @@
 //!
 //! Payloads without the skippable frame hold normalized JSON (what earlier versions
 //! wrote) and are read as they are.
+//!
+//! A payload that cannot be decoded at all is shown through [`unreadable`], never as a
+//! failed request: the event's stored columns remain valid.
 
 use std::io::Read;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sextant_protocol::{
     Event, EventError, NormalizeContext, normalize_event, normalize_event_for_index,
 };
@@ -84,6 +87,22 @@ fn decode_with(payload: &[u8], normalize: Normalize) -> Result<Value, String> {
         None => serde_json::from_slice(&decompress(payload)?)
             .map_err(|e| format!("stored event is not JSON: {e}")),
     }
+}
+
+/// `errors[].type` of the stand-in [`unreadable`] gives.
+pub const UNREADABLE: &str = "unreadable_event";
+
+/// What readers show for a stored event whose payload cannot be decoded (damaged, or in a
+/// form this version does not read): the event id, a notice in place of the message and
+/// the reason in `errors`. The record's columns (title, tags, release, …) are still
+/// valid, so the event stays listed and every page that opens it answers.
+pub fn unreadable(event_id: &str, reason: &str) -> Value {
+    tracing::warn!(event_id, reason, "stored event payload cannot be read");
+    json!({
+        "event_id": event_id,
+        "message": format!("[The stored data of this event cannot be read: {reason}]"),
+        "errors": [{"type": UNREADABLE, "name": "payload", "value": reason}],
+    })
 }
 
 /// The normalized event as JSON text.
@@ -193,6 +212,27 @@ mod tests {
             serde_json::from_slice::<Value>(normalized).unwrap()
         );
         assert_eq!(decode_json(&payload).unwrap(), normalized);
+    }
+
+    #[test]
+    fn deep_payloads_decode_within_the_read_limit() {
+        let deep = format!("{}1{}", "[".repeat(300), "]".repeat(300));
+        let raw = format!(r#"{{"message": "deep", "extra": {{"k": {deep}}}, "other": {deep}}}"#);
+        let payload = encode(&ctx(), &zstd::encode_all(raw.as_bytes(), 1).unwrap());
+        let text = decode_json(&payload).unwrap();
+        let event: Value = serde_json::from_slice(&text).expect("reads with default limits");
+        assert_eq!(event["logentry"]["formatted"], "deep");
+        assert!(event["_meta"]["extra"]["k"].is_object());
+        assert!(event["_meta"]["other"].is_object());
+        assert!(decode_summary(&payload).is_ok());
+    }
+
+    #[test]
+    fn unreadable_payloads_have_a_stand_in() {
+        let err = decode(b"not zstd").unwrap_err();
+        let stand_in = unreadable("0123456789abcdef0123456789abcdef", &err);
+        assert_eq!(stand_in["errors"][0]["type"], UNREADABLE);
+        assert!(stand_in["message"].as_str().unwrap().contains(&err));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::meta::{At, Meta};
 use super::normalize::parse_level;
 use super::trim::{BagSize, trim_databag, trim_string};
 use crate::jsonval::values_object;
@@ -10,7 +11,7 @@ use crate::timestamp::parse_timestamp;
 const MAX_BREADCRUMBS: usize = 100;
 const MAX_MESSAGE: usize = 8192;
 
-pub(super) fn normalize(data: &mut Map<String, Value>) {
+pub(super) fn normalize(data: &mut Map<String, Value>, meta: &mut Meta) {
     let items = match data.remove("breadcrumbs") {
         Some(Value::Array(items)) => items,
         Some(Value::Object(mut map)) => match map.remove("values") {
@@ -20,20 +21,26 @@ pub(super) fn normalize(data: &mut Map<String, Value>) {
         _ => return,
     };
     let skip = items.len().saturating_sub(MAX_BREADCRUMBS);
-    let crumbs: Vec<Value> = items
-        .into_iter()
-        .skip(skip)
-        .filter_map(|c| match c {
-            Value::Object(map) => Some(Value::Object(normalize_crumb(map))),
-            _ => None,
-        })
-        .collect();
+    let at = At::ROOT.key("breadcrumbs");
+    let at = at.key("values");
+    let mut crumbs: Vec<Value> = Vec::with_capacity(items.len() - skip);
+    for item in items.into_iter().skip(skip) {
+        if let Value::Object(map) = item {
+            let crumb = normalize_crumb(map, &at.index(crumbs.len()), meta);
+            crumbs.push(Value::Object(crumb));
+        }
+    }
     if !crumbs.is_empty() {
         data.insert("breadcrumbs".into(), values_object(crumbs));
     }
 }
 
-fn normalize_crumb(mut crumb: Map<String, Value>) -> Map<String, Value> {
+/// `at` is where the breadcrumb ends up in the event.
+fn normalize_crumb(
+    mut crumb: Map<String, Value>,
+    at: &At<'_>,
+    meta: &mut Meta,
+) -> Map<String, Value> {
     crumb.retain(|_, v| !v.is_null());
     match crumb.get("timestamp").map(parse_timestamp) {
         Some(Some(ts)) => crumb.insert("timestamp".into(), json!(ts)),
@@ -47,7 +54,9 @@ fn normalize_crumb(mut crumb: Map<String, Value>) -> Map<String, Value> {
         trim_string(m, MAX_MESSAGE);
     }
     match crumb.get_mut("data") {
-        Some(data @ Value::Object(_)) => trim_databag(data, BagSize::BREADCRUMB),
+        Some(data @ Value::Object(_)) => {
+            trim_databag(data, BagSize::BREADCRUMB, &at.key("data"), meta);
+        }
         Some(_) => {
             crumb.remove("data");
         }
@@ -69,7 +78,7 @@ mod tests {
             .as_object()
             .unwrap()
             .clone();
-        normalize(&mut data);
+        normalize(&mut data, &mut Meta::default());
         let values = data["breadcrumbs"]["values"].as_array().unwrap();
         assert_eq!(values.len(), 100);
         assert_eq!(values[0]["message"], 20);

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::trim::{BagSize, trim_databag, trim_string};
+use super::trim::trim_string;
 use crate::jsonval::scalar_to_string;
 
 const MAX_FRAMES: usize = 250;
@@ -51,11 +51,8 @@ fn normalize_frame(mut frame: Map<String, Value>) -> Map<String, Value> {
         }
         "context_line" => value.is_string(),
         "pre_context" | "post_context" => value.is_array(),
-        "vars" if value.is_object() || value.is_array() => {
-            trim_databag(value, BagSize::VARS);
-            true
-        }
-        "vars" => false,
+        // Trimmed once frames have their final places (`frame_vars`).
+        "vars" => value.is_object() || value.is_array(),
         _ => !value.is_null(),
     });
     match frame.get("in_app") {

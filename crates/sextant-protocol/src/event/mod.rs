@@ -4,16 +4,17 @@
 mod breadcrumbs;
 mod clock;
 mod exception;
+mod frame_vars;
 mod frames;
 mod message;
+mod meta;
+mod nesting;
 mod normalize;
 mod prune;
 mod tags;
 mod trim;
 mod user;
 mod user_agent;
-
-use std::marker::PhantomData;
 
 use serde::de::DeserializeSeed;
 use serde::{Serialize, Serializer};
@@ -22,7 +23,10 @@ use serde_json::{Map, Value};
 use crate::envelope::ItemType;
 use crate::jsonval::{path, path_str, str_field};
 
+pub use nesting::MAX_DEPTH;
 pub use trim::trim_string;
+
+use nesting::{Bounded, Nesting};
 
 /// Request-derived facts normalization needs.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -111,21 +115,21 @@ pub fn normalize_event_for_index(
     payload: &[u8],
     ctx: &NormalizeContext,
 ) -> Result<Event, EventError> {
-    let value = parse_lenient(payload, prune::parse)?;
+    let nesting = Nesting::default();
+    let value = parse_lenient(payload, prune::parse, &nesting)?;
     match value {
-        Value::Object(map) => normalize::normalize(map, ctx, None),
+        Value::Object(map) => normalize::normalize(map, ctx, None, &nesting),
         _ => Err(EventError::NotAnObject),
     }
 }
 
+type Parse = fn(&[u8], &Nesting) -> serde_json::Result<Value>;
+
 /// `parse`, retried once with non-finite numbers replaced on failure: Python clients may
 /// emit NaN/Infinity even inside envelopes, and the common path pays nothing for it.
-fn parse_lenient(
-    payload: &[u8],
-    parse: fn(&[u8]) -> serde_json::Result<Value>,
-) -> Result<Value, EventError> {
-    parse(payload).or_else(|e| {
-        parse(&crate::store_body::replace_non_finite(payload))
+fn parse_lenient(payload: &[u8], parse: Parse, nesting: &Nesting) -> Result<Value, EventError> {
+    parse(payload, nesting).or_else(|e| {
+        parse(&crate::store_body::replace_non_finite(payload), nesting)
             .map_err(|_| EventError::InvalidJson(e.to_string()))
     })
 }
@@ -153,8 +157,9 @@ where
     }
 }
 
-fn parse_json(payload: &[u8]) -> serde_json::Result<Value> {
-    parse_with(payload, PhantomData::<Value>)
+/// The whole payload, bounded in depth (`nesting`).
+fn parse_json(payload: &[u8], nesting: &Nesting) -> serde_json::Result<Value> {
+    parse_with(payload, Bounded::new(1, nesting))
 }
 
 fn normalize_with_type(
@@ -162,9 +167,10 @@ fn normalize_with_type(
     ctx: &NormalizeContext,
     forced_type: Option<&str>,
 ) -> Result<Event, EventError> {
-    let value = parse_lenient(payload, parse_json)?;
+    let nesting = Nesting::default();
+    let value = parse_lenient(payload, parse_json, &nesting)?;
     match value {
-        Value::Object(map) => normalize::normalize(map, ctx, forced_type),
+        Value::Object(map) => normalize::normalize(map, ctx, forced_type, &nesting),
         _ => Err(EventError::NotAnObject),
     }
 }
@@ -275,3 +281,6 @@ impl Event {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tests_depth;

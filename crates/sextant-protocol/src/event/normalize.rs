@@ -3,9 +3,11 @@
 
 use serde_json::{Map, Value, json};
 
-use super::trim::{self, BagSize, trim_string};
+use super::meta::{At, Meta};
+use super::nesting::{self, Nesting};
+use super::trim::{BagSize, trim_databag, trim_string};
 use super::{Event, EventError, NormalizeContext};
-use super::{breadcrumbs, clock, exception, message, tags, user};
+use super::{breadcrumbs, clock, exception, frame_vars, message, tags, user};
 use crate::event_id::{new_event_id, normalize_event_id};
 use crate::jsonval::scalar_to_string;
 
@@ -68,12 +70,14 @@ pub(super) fn processing_error(kind: &str, name: &str, value: Option<Value>) -> 
 }
 
 /// `forced_type` is the envelope item's type (`transaction`/`feedback`), which wins over
-/// the payload, as in Relay.
+/// the payload, as in Relay. `nesting` is what parsing saw of the payload's depth.
 pub(super) fn normalize(
     mut data: Map<String, Value>,
     ctx: &NormalizeContext,
     forced_type: Option<&str>,
+    nesting: &Nesting,
 ) -> Result<Event, EventError> {
+    let mut meta = Meta::default();
     let mut errors = match data.remove("errors") {
         Some(Value::Array(existing)) => existing,
         _ => Vec::new(),
@@ -106,23 +110,31 @@ pub(super) fn normalize(
 
     tags::normalize(&mut data);
     normalize_scalars(&mut data, &mut errors);
-    breadcrumbs::normalize(&mut data);
+    breadcrumbs::normalize(&mut data, &mut meta);
     let timestamp = clock::normalize(&mut data, ctx, &event_type, &mut errors)?;
-    user::normalize(&mut data, ctx, &platform);
-    normalize_contexts(&mut data);
+    user::normalize(&mut data, ctx, &platform, &mut meta);
+    normalize_contexts(&mut data, nesting, &mut meta);
     normalize_fingerprint(&mut data, &mut errors);
-    if let Some(extra) = data.get_mut("extra") {
-        if extra.is_object() {
-            trim::trim_databag(extra, BagSize::EXTRA);
-        } else {
+    match data.get_mut("extra") {
+        Some(extra @ Value::Object(_)) => {
+            trim_databag(extra, BagSize::EXTRA, &At::ROOT.key("extra"), &mut meta);
+        }
+        Some(_) => {
             data.remove("extra");
         }
+        None => {}
     }
 
     data.insert("received".into(), json!(ctx.received_at));
     if !errors.is_empty() {
         data.insert("errors".into(), Value::Array(errors));
     }
+    // Last, over the event's final shape, so that notes name the paths readers see.
+    frame_vars::trim(&mut data, &mut meta);
+    if nesting.may_exceed_max() {
+        nesting::cap(&mut data, &mut meta);
+    }
+    meta.apply(&mut data);
     Ok(Event {
         data,
         event_id,
@@ -307,18 +319,28 @@ pub fn environment_problem(environment: &str) -> Option<&'static str> {
     }
 }
 
-fn normalize_contexts(data: &mut Map<String, Value>) {
+/// The level of a context object (`contexts` is level 2).
+const CONTEXT_LEVEL: usize = 3;
+
+fn normalize_contexts(data: &mut Map<String, Value>, nesting: &Nesting, meta: &mut Meta) {
     let Some(Value::Object(contexts)) = data.get_mut("contexts") else {
         data.remove("contexts");
         return;
     };
-    contexts.retain(|key, ctx| {
-        let Value::Object(ctx) = ctx else {
+    // Contexts have no byte budget, so walking them is only needed when something in
+    // the payload nests deep enough for a context to hold more levels than it may.
+    let deep = nesting.deepest() >= CONTEXT_LEVEL + BagSize::CONTEXT.depth();
+    let at = At::ROOT.key("contexts");
+    contexts.retain(|key, value| {
+        let Value::Object(ctx) = value else {
             return false;
         };
         ctx.retain(|_, v| !v.is_null());
         if !ctx.get("type").is_some_and(Value::is_string) {
             ctx.insert("type".into(), key.clone().into());
+        }
+        if deep {
+            trim_databag(value, BagSize::CONTEXT, &at.key(key), meta);
         }
         true
     });

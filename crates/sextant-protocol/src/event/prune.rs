@@ -6,6 +6,8 @@
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
+use super::nesting::{Bounded, Nesting};
+
 /// Where in the event a value sits, as far as pruning cares.
 #[derive(Clone, Copy)]
 enum Scope {
@@ -47,28 +49,52 @@ impl Scope {
     }
 }
 
-/// Parses `payload` like `serde_json::from_slice::<Value>`, leaving out what pruning
-/// skips (the skipped values must still be valid JSON).
-pub(super) fn parse(payload: &[u8]) -> serde_json::Result<Value> {
-    super::parse_with(payload, Pruned(Scope::Root))
+/// Parses `payload` like the full parse (`Bounded`), leaving out what pruning skips (the
+/// skipped values must still be valid JSON).
+pub(super) fn parse(payload: &[u8], nesting: &Nesting) -> serde_json::Result<Value> {
+    super::parse_with(
+        payload,
+        Pruned {
+            scope: Scope::Root,
+            depth: 1,
+            nesting,
+        },
+    )
 }
 
-struct Pruned(Scope);
+/// Reads a value in `scope`, which sits at `depth` if it is a container (the event
+/// object is 1), counted as the full parse counts it.
+#[derive(Clone, Copy)]
+struct Pruned<'n> {
+    scope: Scope,
+    depth: usize,
+    nesting: &'n Nesting,
+}
 
-impl<'de> DeserializeSeed<'de> for Pruned {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Value, D::Error> {
-        match self.0 {
-            Scope::Plain => serde::Deserialize::deserialize(de),
-            scope => de.deserialize_any(PrunedVisitor(scope)),
+impl<'n> Pruned<'n> {
+    fn child(self, scope: Scope) -> Self {
+        Pruned {
+            scope,
+            depth: self.depth + 1,
+            nesting: self.nesting,
         }
     }
 }
 
-struct PrunedVisitor(Scope);
+impl<'de> DeserializeSeed<'de> for Pruned<'_> {
+    type Value = Value;
 
-impl<'de> Visitor<'de> for PrunedVisitor {
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Value, D::Error> {
+        match self.scope {
+            Scope::Plain => Bounded::new(self.depth, self.nesting).deserialize(de),
+            _ => de.deserialize_any(self),
+        }
+    }
+}
+
+// The structured scopes nest a few levels at most before `Plain` takes over, so only
+// `Bounded` needs to bound the depth.
+impl<'de> Visitor<'de> for Pruned<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -108,23 +134,26 @@ impl<'de> Visitor<'de> for PrunedVisitor {
     }
 
     fn visit_some<D: Deserializer<'de>>(self, de: D) -> Result<Value, D::Error> {
-        Pruned(self.0).deserialize(de)
+        self.deserialize(de)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        self.nesting.saw(self.depth);
+        let child = self.child(self.scope.element());
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(v) = seq.next_element_seed(Pruned(self.0.element()))? {
+        while let Some(v) = seq.next_element_seed(child)? {
             out.push(v);
         }
         Ok(Value::Array(out))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        self.nesting.saw(self.depth);
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            match self.0.child(&key) {
+            match self.scope.child(&key) {
                 Some(scope) => {
-                    let value = map.next_value_seed(Pruned(scope))?;
+                    let value = map.next_value_seed(self.child(scope))?;
                     out.insert(key, value);
                 }
                 None => {
@@ -159,7 +188,7 @@ mod tests {
             "request": {"data": {"vars": "kept: not a frame"}},
             "tags": [["a", 1.5], ["b", null]],
         });
-        let parsed = parse(&serde_json::to_vec(&event).unwrap()).unwrap();
+        let parsed = parse(&serde_json::to_vec(&event).unwrap(), &Nesting::default()).unwrap();
         assert_eq!(
             parsed,
             json!({
@@ -179,8 +208,24 @@ mod tests {
 
     #[test]
     fn skipped_parts_must_still_be_json() {
-        assert!(parse(br#"{"extra": {"a": tru}}"#).is_err());
-        assert!(parse(br#"{"message": "x"} trailing"#).is_err());
-        assert_eq!(parse(b"[1, 2]").unwrap(), json!([1, 2]));
+        let nesting = Nesting::default();
+        assert!(parse(br#"{"extra": {"a": tru}}"#, &nesting).is_err());
+        assert!(parse(br#"{"message": "x"} trailing"#, &nesting).is_err());
+        assert_eq!(parse(b"[1, 2]", &nesting).unwrap(), json!([1, 2]));
+    }
+
+    #[test]
+    fn depth_is_bounded_and_counted_as_in_the_full_parse() {
+        let deep = format!("{}1{}", "[".repeat(500), "]".repeat(500));
+        let text = format!(
+            r#"{{"exception": {{"values": [{{"type": "E", "value": {deep}}}]}}, "extra": {deep}}}"#
+        );
+        let nesting = Nesting::default();
+        let pruned = parse(text.as_bytes(), &nesting).unwrap();
+        assert!(nesting.may_exceed_max());
+        let full_nesting = Nesting::default();
+        let full = super::super::parse_json(text.as_bytes(), &full_nesting).unwrap();
+        assert_eq!(pruned["exception"], full["exception"]);
+        assert!(full.get("extra").is_some() && pruned.get("extra").is_none());
     }
 }

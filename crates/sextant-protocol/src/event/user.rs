@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use serde_json::{Map, Value, json};
 
 use super::NormalizeContext;
+use super::meta::{At, Meta};
 use super::trim::{BagSize, trim_databag, trim_string};
 use super::user_agent;
 use crate::jsonval::{path_str, scalar_to_string};
@@ -13,8 +14,13 @@ use crate::jsonval::{path_str, scalar_to_string};
 const AUTO: &str = "{{auto}}";
 const MAX_EMAIL: usize = 75;
 
-pub(super) fn normalize(data: &mut Map<String, Value>, ctx: &NormalizeContext, platform: &str) {
-    let remote_addr = normalize_request(data, ctx);
+pub(super) fn normalize(
+    data: &mut Map<String, Value>,
+    ctx: &NormalizeContext,
+    platform: &str,
+    meta: &mut Meta,
+) {
+    let remote_addr = normalize_request(data, ctx, meta);
     let infer_ip = match data
         .get("sdk")
         .and_then(|s| path_str(s, &["settings", "infer_ip"]))
@@ -63,7 +69,11 @@ pub(super) fn normalize(data: &mut Map<String, Value>, ctx: &NormalizeContext, p
 }
 
 /// Normalizes `request`; returns a valid `env.REMOTE_ADDR`.
-fn normalize_request(data: &mut Map<String, Value>, ctx: &NormalizeContext) -> Option<String> {
+fn normalize_request(
+    data: &mut Map<String, Value>,
+    ctx: &NormalizeContext,
+    meta: &mut Meta,
+) -> Option<String> {
     let Some(Value::Object(request)) = data.get_mut("request") else {
         data.remove("request");
         return None;
@@ -76,9 +86,10 @@ fn normalize_request(data: &mut Map<String, Value>, ctx: &NormalizeContext) -> O
         Some(headers) => request.insert("headers".into(), headers),
         None => None,
     };
+    let at = At::ROOT.key("request");
     for key in ["data", "cookies", "env"] {
         if let Some(bag) = request.get_mut(key) {
-            trim_databag(bag, BagSize::REQUEST);
+            trim_databag(bag, BagSize::REQUEST, &at.key(key), meta);
         }
     }
     let mut remote_addr = None;
@@ -183,7 +194,7 @@ mod tests {
 
     fn run(input: Value, platform: &str) -> Map<String, Value> {
         let mut data = input.as_object().unwrap().clone();
-        normalize(&mut data, &ctx(), platform);
+        normalize(&mut data, &ctx(), platform, &mut Meta::default());
         data
     }
 

@@ -16,23 +16,26 @@ use super::support::{
     PathParams, json_with_link, normalize_event_id, param, resolve_issue, resolve_project,
 };
 use crate::state::AppState;
+use crate::stored_event;
 
-fn payload_of(rec: &EventRecord) -> ApiResult<Value> {
-    crate::stored_event::decode(&rec.payload)
-        .map_err(|e| ApiError::Internal(format!("event {}: {e}", rec.event_id)))
+/// An event that cannot be decoded is served as its stand-in: one damaged event must
+/// not fail its issue's pages.
+fn payload_of(rec: &EventRecord) -> Value {
+    stored_event::decode(&rec.payload)
+        .unwrap_or_else(|e| stored_event::unreadable(&rec.event_id, &e))
 }
 
 /// What a list item shows (message, location, user) survives the cheaper decode.
-fn summary_of(rec: &EventRecord) -> ApiResult<Value> {
-    crate::stored_event::decode_summary(&rec.payload)
-        .map_err(|e| ApiError::Internal(format!("event {}: {e}", rec.event_id)))
+fn summary_of(rec: &EventRecord) -> Value {
+    stored_event::decode_summary(&rec.payload)
+        .unwrap_or_else(|e| stored_event::unreadable(&rec.event_id, &e))
 }
 
-fn full(rec: &EventRecord, issue: Option<&Issue>) -> ApiResult<Value> {
+fn full(rec: &EventRecord, issue: Option<&Issue>) -> Value {
     let fingerprints: Vec<String> = issue
         .map(|i| vec![i.primary_hash.clone()])
         .unwrap_or_default();
-    Ok(event_json(rec, &payload_of(rec)?, &fingerprints))
+    event_json(rec, &payload_of(rec), &fingerprints)
 }
 
 async fn issue_of(state: &AppState, p: &PathParams) -> ApiResult<Issue> {
@@ -62,9 +65,9 @@ pub async fn list_for_issue(
     let mut body = Vec::with_capacity(page.items.len());
     for rec in &page.items {
         body.push(if with_body {
-            full(rec, Some(&issue))?
+            full(rec, Some(&issue))
         } else {
-            event_list_item(rec, &summary_of(rec)?)
+            event_list_item(rec, &summary_of(rec))
         });
     }
     // Events are listed newest first, so the last one's (timestamp, id) is the position
@@ -97,7 +100,7 @@ pub async fn latest_for_issue(
 ) -> ApiResult<Json<Value>> {
     let issue = issue_of(&state, &p).await?;
     let rec = state.store.latest_issue_event(issue.id).await?;
-    Ok(Json(full(&rec, Some(&issue))?))
+    Ok(Json(full(&rec, Some(&issue))))
 }
 
 pub async fn oldest_for_issue(
@@ -107,7 +110,7 @@ pub async fn oldest_for_issue(
 ) -> ApiResult<Json<Value>> {
     let issue = issue_of(&state, &p).await?;
     let rec = state.store.oldest_issue_event(issue.id).await?;
-    Ok(Json(full(&rec, Some(&issue))?))
+    Ok(Json(full(&rec, Some(&issue))))
 }
 
 pub async fn get_for_issue(
@@ -121,7 +124,7 @@ pub async fn get_for_issue(
     if rec.issue_id != Some(issue.id) {
         return Err(ApiError::NotFound);
     }
-    Ok(Json(full(&rec, Some(&issue))?))
+    Ok(Json(full(&rec, Some(&issue))))
 }
 
 async fn project_event(state: &AppState, p: &PathParams) -> ApiResult<EventRecord> {
@@ -145,7 +148,7 @@ pub async fn get_for_project(
         },
         None => None,
     };
-    Ok(Json(full(&rec, issue.as_ref())?))
+    Ok(Json(full(&rec, issue.as_ref())))
 }
 
 /// The normalized event as JSON.
@@ -155,8 +158,10 @@ pub async fn raw_for_project(
     Path(p): Path<PathParams>,
 ) -> ApiResult<Response> {
     let rec = project_event(&state, &p).await?;
-    let bytes = crate::stored_event::decode_json(&rec.payload)
-        .map_err(|e| ApiError::Internal(format!("event {}: {e}", rec.event_id)))?;
+    let bytes = stored_event::decode_json(&rec.payload).unwrap_or_else(|e| {
+        let stand_in = stored_event::unreadable(&rec.event_id, &e);
+        serde_json::to_vec(&stand_in).expect("a JSON value serializes")
+    });
     let mut resp = bytes.into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -22,4 +22,5 @@ mod sdk_raven;
 mod sdk_rust;
 mod sdk_sessions;
 mod security_accounts;
+mod security_events;
 mod ui_releases;

@@ -95,8 +95,29 @@ pub fn event_json(rec: &EventRecord, payload: &Value, fingerprints: &[String]) -
         "sdkUpdates": [],
         "nextEventID": null,
         "previousEventID": null,
-        "_meta": {},
+        "_meta": meta(payload),
     })
+}
+
+/// The event's `_meta` notes (what normalization trimmed) for the fields this form
+/// shows, under the names it shows them by, as Sentry's API does.
+fn meta(payload: &Value) -> Value {
+    let Some(Value::Object(notes)) = payload.get("_meta") else {
+        return json!({});
+    };
+    let shown = [
+        ("extra", "context"),
+        ("contexts", "contexts"),
+        ("user", "user"),
+        ("sdk", "sdk"),
+    ];
+    let mut out = serde_json::Map::new();
+    for (field, name) in shown {
+        if let Some(note) = notes.get(field) {
+            out.insert(name.into(), note.clone());
+        }
+    }
+    Value::Object(out)
 }
 
 /// The short form used by event lists without `full=true`.
