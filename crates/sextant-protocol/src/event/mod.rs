@@ -99,11 +99,24 @@ pub fn normalize_event_item(
     normalize_with_type(payload, ctx, forced)
 }
 
-/// The check an event payload passes before ingest acknowledges it: well-formed JSON,
-/// parsed into nothing, so a broken payload is refused with a 400 rather than accepted
-/// and then discarded by processing.
+/// The check an event payload passes before ingest acknowledges it: a well-formed JSON
+/// object, parsed into nothing, so a payload that processing would discard is refused
+/// with a 400 rather than accepted and then lost.
 pub fn check_event_json(payload: &[u8]) -> Result<(), serde_json::Error> {
-    serde_json::from_slice::<serde::de::IgnoredAny>(payload).map(|_| ())
+    serde_json::from_slice::<serde::de::IgnoredAny>(payload)?;
+    // Valid JSON whose first token opens an object is an object.
+    let first = payload.iter().find(|b| !b.is_ascii_whitespace());
+    let kind = match first {
+        Some(b'{') => return Ok(()),
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    };
+    Err(serde::de::Error::custom(format!(
+        "an event must be a JSON object, not {kind}"
+    )))
 }
 
 /// [`normalize_event`] of only the parts an event's index fields derive from: every

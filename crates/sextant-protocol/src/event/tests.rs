@@ -56,6 +56,27 @@ fn rejects_non_objects() {
 }
 
 #[test]
+fn ingest_check_requires_an_object() {
+    assert!(check_event_json(b" \n{\"message\": \"x\"}").is_ok());
+    for (payload, kind) in [
+        (&b"[1, 2]"[..], "an array"),
+        (b" []", "an array"),
+        (b"\"event\"", "a string"),
+        (b"42", "a number"),
+        (b"-1.5", "a number"),
+        (b"null", "null"),
+        (b"true", "a boolean"),
+    ] {
+        let err = check_event_json(payload).unwrap_err().to_string();
+        assert!(
+            err.contains("must be a JSON object") && err.contains(kind),
+            "{err}"
+        );
+    }
+    assert!(check_event_json(b"{\"a\": ").is_err());
+}
+
+#[test]
 fn levels_and_types() {
     for (raw, want) in [
         (json!(40), "error"),

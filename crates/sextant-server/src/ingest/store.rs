@@ -73,10 +73,14 @@ async fn accept(
         StoreBodyError::TooLarge { .. } => IngestError::DecodedTooLarge { limit: max },
         other => IngestError::InvalidStoreBody(other.to_string()),
     })?;
-    let probe: Probe = serde_json::from_slice(&json).map_err(|e| IngestError::InvalidJson {
+    // The envelope endpoint's check: anything but a JSON object would be acknowledged
+    // and then discarded by processing (the probe alone reads `[id, type]` as fields).
+    let invalid = |e: serde_json::Error| IngestError::InvalidJson {
         item_type: "event".into(),
         reason: e.to_string(),
-    })?;
+    };
+    sextant_protocol::check_event_json(&json).map_err(invalid)?;
+    let probe: Probe = serde_json::from_slice(&json).map_err(invalid)?;
     let event_id = probe
         .event_id
         .as_ref()

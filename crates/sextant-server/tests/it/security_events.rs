@@ -1,15 +1,18 @@
 //! Hostile event payloads. An event nested deeper than JSON readers allow is stored
 //! trimmed, with the trimmed parts marked in `_meta`, and every page that reads it
-//! answers; a stored event that cannot be decoded is shown as a stand-in.
+//! answers; a stored event that cannot be decoded is shown as a stand-in; an event that
+//! is not a JSON object is refused at ingest.
 
 use std::process::Command;
 
+use base64::Engine;
 use serde_json::{Value, json};
 use sextant_storage::Role;
 
-use crate::support::envelope::{envelope, new_id, now_rfc3339};
+use crate::ingest_auth::{assert_nothing_stored_and_still_serving, assert_rejected};
+use crate::support::envelope::{envelope, new_id, now_rfc3339, zlib};
 use crate::support::event::issue_id;
-use crate::support::{Resp, TestApp, body_json};
+use crate::support::{Body, Resp, TestApp, body_json};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -228,4 +231,67 @@ fn a_stored_event_that_cannot_be_decoded_is_shown_as_a_stand_in() {
     let (page, console_raw) = console_pages(&app, &issue, &id);
     assert!(page.contains("cannot be read"), "a notice in the page");
     assert_eq!(console_raw["errors"][0]["type"], json!("unreadable_event"));
+}
+
+/// Sum of the samples of `name` whose labels include all of `labels`.
+fn metric(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter(|(series, _)| {
+            let (n, rest) = series.split_once('{').unwrap_or((series, ""));
+            n == name && labels.iter().all(|l| rest.contains(l))
+        })
+        .filter_map(|(_, v)| v.parse::<f64>().ok())
+        .sum()
+}
+
+fn invalid_json_discards(app: &TestApp, endpoint: &str) -> f64 {
+    let item_type = format!("item_type=\"{endpoint}\"");
+    metric(
+        &app.metrics(),
+        "sextant_items_discarded_total",
+        &["reason=\"invalid_json\"", &item_type],
+    )
+}
+
+#[test]
+fn events_that_are_not_json_objects_are_refused_at_ingest_and_counted() {
+    let app = TestApp::spawn();
+    let cases = [
+        ("event", "[1, 2]", "an array"),
+        ("event", "42", "a number"),
+        ("event", "\"boom\"", "a string"),
+        ("event", "null", "null"),
+        ("transaction", "[]", "an array"),
+        ("feedback", "[{\"message\": \"hi\"}]", "an array"),
+    ];
+    for (n, (item_type, payload, kind)) in cases.iter().enumerate() {
+        let r = app.send_envelope(event_item(&new_id(), item_type, payload), &[]);
+        let detail = assert_rejected(&r, 400);
+        assert!(
+            detail.contains("JSON object") && detail.contains(kind),
+            "{item_type} {payload}: {detail}"
+        );
+        assert_eq!(invalid_json_discards(&app, "envelope"), (n + 1) as f64);
+    }
+
+    let auth = app.auth_header();
+    let store = |body: Vec<u8>| {
+        let headers = [("X-Sentry-Auth", auth.as_str())];
+        app.request("POST", &app.store_path(), &headers, Body::Bytes(body))
+    };
+    // Two elements would pass for the store endpoint's `[event_id, type]`; sent the way
+    // old clients send events (base64 of zlib), it reaches the JSON check.
+    let array = format!("[\"{}\", \"event\"]", new_id());
+    let legacy = base64::engine::general_purpose::STANDARD.encode(zlib(array.as_bytes()));
+    let detail = assert_rejected(&store(legacy.into_bytes()), 400);
+    assert!(
+        detail.contains("JSON object") && detail.contains("an array"),
+        "{detail}"
+    );
+    assert_eq!(invalid_json_discards(&app, "store"), 1.0);
+    assert_rejected(&store(array.into_bytes()), 400);
+    assert_eq!(invalid_json_discards(&app, "store"), 2.0);
+    assert_nothing_stored_and_still_serving(&app);
 }
