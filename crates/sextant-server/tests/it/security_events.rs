@@ -1,7 +1,8 @@
-//! Hostile event payloads. An event nested deeper than JSON readers allow is stored
-//! trimmed, with the trimmed parts marked in `_meta`, and every page that reads it
-//! answers; a stored event that cannot be decoded is shown as a stand-in; an event that
-//! is not a JSON object is refused at ingest.
+//! Hostile event payloads and searches. An event nested deeper than JSON readers allow is
+//! stored trimmed, with the trimmed parts marked in `_meta`, and every page that reads
+//! it answers; a stored event that cannot be decoded is shown as a stand-in; an event
+//! that is not a JSON object is refused at ingest; a search with too many terms is
+//! refused naming the limit.
 
 use std::process::Command;
 
@@ -12,7 +13,7 @@ use sextant_storage::Role;
 use crate::ingest_auth::{assert_nothing_stored_and_still_serving, assert_rejected};
 use crate::support::envelope::{envelope, new_id, now_rfc3339, zlib};
 use crate::support::event::issue_id;
-use crate::support::{Body, Resp, TestApp, body_json};
+use crate::support::{Body, Resp, TestApp, body_json, encode};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -294,4 +295,51 @@ fn events_that_are_not_json_objects_are_refused_at_ingest_and_counted() {
     assert_rejected(&store(array.into_bytes()), 400);
     assert_eq!(invalid_json_discards(&app, "store"), 2.0);
     assert_nothing_stored_and_still_serving(&app);
+}
+
+/// `n` tag filters, `k0:v0 k1:v1 …`.
+fn tag_filters(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("k{i}:v{i}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn searches_with_more_than_50_terms_are_refused_naming_the_limit() {
+    let app = TestApp::spawn();
+    app.ingest_event(json!({"message": "searchable"}));
+    let searches = [
+        "/api/0/projects/default/default/issues/",
+        "/api/0/organizations/default/issues/",
+    ];
+    for search in searches {
+        for n in [51, 2000] {
+            let path = format!("{search}?query={}", encode(&tag_filters(n)));
+            let (status, body) = app.get(&path);
+            assert_eq!(status, 400, "{n} terms: {body}");
+            let detail = body["detail"].as_str().unwrap_or_default();
+            assert!(detail.contains("at most 50"), "{n} terms: {detail}");
+        }
+        let path = format!("{search}?query={}", encode(&tag_filters(50)));
+        let (status, body) = app.get(&path);
+        assert_eq!(status, 200, "50 terms: {body}");
+        assert_eq!(body, json!([]), "no issue has those tags");
+    }
+
+    app.create_user("ada@example.com", PASSWORD, Some(("default", Role::Member)));
+    let ada = app.sign_in("ada@example.com", PASSWORD);
+    let list = |query: &str| {
+        let path = format!("/orgs/default/default/?status=all&query={}", encode(query));
+        app.page(&ada.cookie, &path)
+    };
+    let refused = list(&tag_filters(2000));
+    assert_eq!(refused.status, 200, "{}", refused.text());
+    assert!(
+        refused.text().contains("at most 50"),
+        "the page names the limit"
+    );
+    let fine = list(&tag_filters(50));
+    assert_eq!(fine.status, 200, "{}", fine.text());
+    assert!(!fine.text().contains("at most 50"));
 }

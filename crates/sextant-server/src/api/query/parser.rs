@@ -25,6 +25,12 @@ pub enum Term {
     },
 }
 
+/// The most terms a query may have, each item of a `key:[a, b]` list counting as one.
+/// Every term becomes a condition of the search's SQL, and the databases refuse a
+/// statement past some size (SQLite: "Expression tree is too large"); a longer query is
+/// refused naming this limit instead. Sentry's own search stops well before it too.
+pub const MAX_TERMS: usize = 50;
+
 fn is_key_char(c: char) -> bool {
     c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '[' | ']')
 }
@@ -35,6 +41,7 @@ pub fn tokenize(input: &str) -> Result<Vec<Term>, QueryError> {
     let chars: Vec<char> = input.chars().collect();
     let n = chars.len();
     let mut terms = Vec::new();
+    let mut counted = 0;
     let mut i = 0;
     loop {
         while i < n && chars[i].is_whitespace() {
@@ -48,7 +55,7 @@ pub fn tokenize(input: &str) -> Result<Vec<Term>, QueryError> {
             let (text, end) = quoted(&chars, i)?;
             expect_separator(&chars, end)?;
             if !text.is_empty() {
-                terms.push(Term::Text(text));
+                push(&mut terms, &mut counted, Term::Text(text), start)?;
             }
             i = end;
             continue;
@@ -80,19 +87,49 @@ pub fn tokenize(input: &str) -> Result<Vec<Term>, QueryError> {
                     (Value::Plain(chars[v..end].iter().collect()), end)
                 }
             };
-            terms.push(Term::Filter {
+            let term = Term::Filter {
                 pos: start,
                 negate,
                 key,
                 value,
-            });
+            };
+            push(&mut terms, &mut counted, term, start)?;
             i = end;
         } else {
             let end = word_end(&chars, i);
-            terms.push(Term::Text(chars[i..end].iter().collect()));
+            push(
+                &mut terms,
+                &mut counted,
+                Term::Text(chars[i..end].iter().collect()),
+                start,
+            )?;
             i = end;
         }
     }
+}
+
+/// Adds `term`, found at `pos`, unless the query then has more than [`MAX_TERMS`].
+fn push(
+    terms: &mut Vec<Term>,
+    counted: &mut usize,
+    term: Term,
+    pos: usize,
+) -> Result<(), QueryError> {
+    *counted += match &term {
+        Term::Filter {
+            value: Value::List(items),
+            ..
+        } => items.len(),
+        _ => 1,
+    };
+    if *counted > MAX_TERMS {
+        return Err(QueryError::new(
+            pos,
+            format!("too many search terms: a query may have at most {MAX_TERMS}"),
+        ));
+    }
+    terms.push(term);
+    Ok(())
 }
 
 fn empty_value(key: &str, pos: usize) -> QueryError {
@@ -262,6 +299,21 @@ mod tests {
     fn positions_count_characters() {
         let err = tokenize("héllo wörld \"open").unwrap_err();
         assert_eq!(err.pos, 12);
+    }
+
+    #[test]
+    fn the_number_of_terms_is_capped() {
+        let terms = |n: usize| (0..n).map(|i| format!("k{i}:v ")).collect::<String>();
+        assert_eq!(tokenize(&terms(MAX_TERMS)).unwrap().len(), MAX_TERMS);
+        let err = tokenize(&terms(MAX_TERMS + 1)).unwrap_err();
+        assert_eq!(err.pos, terms(MAX_TERMS).len(), "the first term too many");
+        assert!(err.reason.contains("at most 50"), "{}", err.reason);
+        // Words and list items count too.
+        let words = "w ".repeat(MAX_TERMS + 1);
+        assert!(tokenize(&words).is_err());
+        let list = format!("is:[{}]", vec!["unresolved"; MAX_TERMS + 1].join(","));
+        assert!(tokenize(&list).is_err());
+        assert!(tokenize(&format!("is:[{}]", vec!["resolved"; MAX_TERMS].join(","))).is_ok());
     }
 
     #[test]
