@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::outcome::DiscardReason;
+
 /// Upper bounds of the latency histogram buckets, in seconds.
 const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
@@ -71,11 +73,11 @@ impl Metrics {
     }
 
     /// Items dropped, by reason and item type. Every discard passes through here.
-    pub fn discarded(&self, reason: &str, item_type: &str, n: u64) {
+    pub fn discarded(&self, reason: DiscardReason, item_type: &str, n: u64) {
         self.add(
             "sextant_items_discarded_total",
             vec![
-                ("reason", reason.to_string()),
+                ("reason", reason.as_str().to_string()),
                 ("item_type", item_type.to_string()),
             ],
             n,
@@ -175,7 +177,7 @@ mod tests {
     fn renders_counters_gauges_and_histograms() {
         let m = Metrics::new();
         m.accepted("event", 2);
-        m.discarded("invalid_json", "event", 1);
+        m.discarded(DiscardReason::InvalidJson, "event", 1);
         m.observe("sextant_processing_seconds", Duration::from_millis(3));
         let text = m.render();
         assert!(text.contains("sextant_events_accepted_total 2"), "{text}");

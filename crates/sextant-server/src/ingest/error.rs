@@ -3,6 +3,8 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::outcome::DiscardReason;
+
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error(
@@ -107,28 +109,28 @@ impl IngestError {
     }
 
     /// The discard reason counted in metrics for the rejected request.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> DiscardReason {
         use IngestError::*;
         match self {
             MissingAuth | MultipleAuth | BadAuth(_) | UnknownKey | RevokedKey | HeaderMismatch => {
-                "auth"
+                DiscardReason::Auth
             }
-            WrongProject(_) | BadProjectId(_) => "project_id",
-            OriginNotAllowed(_) => "origin",
-            UnsupportedVersion(_) => "sentry_version",
-            EmptyBody => "empty_body",
-            UnknownEncoding(_) | Decompression { .. } => "decompression",
+            WrongProject(_) | BadProjectId(_) => DiscardReason::ProjectId,
+            OriginNotAllowed(_) => DiscardReason::Origin,
+            UnsupportedVersion(_) => DiscardReason::SentryVersion,
+            EmptyBody => DiscardReason::EmptyBody,
+            UnknownEncoding(_) | Decompression { .. } => DiscardReason::Decompression,
             WireTooLarge { .. }
             | DecodedTooLarge { .. }
             | ItemTooLarge { .. }
-            | TooManyItems { .. } => "too_large",
-            InvalidEnvelope(_) => "invalid_envelope",
-            InvalidJson { .. } | InvalidStoreBody(_) => "invalid_json",
-            BodyRead(_) => "body_read",
-            RateLimited { .. } => "rate_limited",
-            Overloaded { .. } => "overloaded",
-            DiskFull { .. } => "disk_full",
-            Internal(_) => "internal",
+            | TooManyItems { .. } => DiscardReason::TooLarge,
+            InvalidEnvelope(_) => DiscardReason::InvalidEnvelope,
+            InvalidJson { .. } | InvalidStoreBody(_) => DiscardReason::InvalidJson,
+            BodyRead(_) => DiscardReason::BodyRead,
+            RateLimited { .. } => DiscardReason::RateLimited,
+            Overloaded { .. } => DiscardReason::Overloaded,
+            DiskFull { .. } => DiscardReason::DiskFull,
+            Internal(_) => DiscardReason::Internal,
         }
     }
 }

@@ -13,6 +13,7 @@ use sextant_protocol::grouping::{group, issue_metadata};
 use sextant_storage::{Batch, InboxRow, NewAttachment, NewEvent, NewRawItem, OutcomeDelta};
 
 use crate::metrics::Metrics;
+use crate::outcome::{DiscardReason, Outcome};
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -20,7 +21,7 @@ const HOUR_MS: i64 = 3_600_000;
 #[derive(Default)]
 pub struct Notes {
     accepted: Vec<(String, u64)>,
-    discarded: Vec<(String, String, u64)>,
+    discarded: Vec<(DiscardReason, String, u64)>,
     received_at: Vec<i64>,
 }
 
@@ -30,7 +31,7 @@ impl Notes {
             metrics.accepted(item_type, *n);
         }
         for (reason, item_type, n) in &self.discarded {
-            metrics.discarded(reason, item_type, *n);
+            metrics.discarded(*reason, item_type, *n);
         }
         for received in &self.received_at {
             let waited = u64::try_from(now_ms - received).unwrap_or(0);
@@ -50,30 +51,28 @@ struct Row<'a> {
 }
 
 impl Row<'_> {
-    fn outcome(&mut self, outcome: &str, category: &str, reason: &str, quantity: i64) {
-        let received = self.row.entry.received_at;
-        self.batch.outcomes.push(OutcomeDelta {
-            project_id: self.row.entry.project_id,
-            bucket: received - received.rem_euclid(HOUR_MS),
-            outcome: outcome.to_string(),
-            category: category.to_string(),
-            reason: reason.to_string(),
+    fn outcome(&mut self, outcome: Outcome, category: &str, quantity: i64) {
+        self.batch.outcomes.push(outcome_delta(
+            self.row,
+            outcome.name(),
+            category,
+            outcome.reason(),
             quantity,
-        });
+        ));
     }
 
     fn accept(&mut self, item: &ItemRef<'_>) {
-        self.outcome("accepted", item.headers.item_type.data_category(), "", 1);
+        self.outcome(Outcome::Accepted, item.headers.item_type.data_category(), 1);
         self.notes
             .accepted
             .push((item.headers.item_type.as_str().to_string(), 1));
     }
 
-    fn discard(&mut self, item_type: &str, category: &str, reason: &str) {
-        self.outcome("invalid", category, reason, 1);
+    fn discard(&mut self, item_type: &str, category: &str, reason: DiscardReason) {
+        self.outcome(Outcome::Invalid(reason), category, 1);
         self.notes
             .discarded
-            .push((reason.to_string(), item_type.to_string(), 1));
+            .push((reason, item_type.to_string(), 1));
     }
 
     fn event_id(&self) -> Option<String> {
@@ -123,7 +122,7 @@ pub fn process_rows(rows: &[InboxRow]) -> (Batch, Notes) {
                     inbox_id = row.id,
                     "processing an inbox row panicked; its items are discarded"
                 );
-                discard_row(row, "internal_error", &mut batch, &mut notes);
+                discard_row(row, DiscardReason::InternalError, &mut batch, &mut notes);
             }
         }
     }
@@ -138,20 +137,37 @@ fn merge(into: &mut Batch, from: Batch) {
     into.sessions.extend(from.sessions);
 }
 
-/// Counts a whole request as invalid, for a `reason` that concerns the request itself.
-fn discard_row(row: &InboxRow, reason: &str, batch: &mut Batch, notes: &mut Notes) {
+/// One outcome row of `row`'s project, in the hour it was received. Sextant's own
+/// outcomes name themselves through [`Outcome`]; an SDK's client report names its own.
+fn outcome_delta(
+    row: &InboxRow,
+    outcome: &str,
+    category: &str,
+    reason: &str,
+    quantity: i64,
+) -> OutcomeDelta {
     let received = row.entry.received_at;
-    batch.outcomes.push(OutcomeDelta {
+    OutcomeDelta {
         project_id: row.entry.project_id,
         bucket: received - received.rem_euclid(HOUR_MS),
-        outcome: "invalid".to_string(),
-        category: "default".to_string(),
+        outcome: outcome.to_string(),
+        category: category.to_string(),
         reason: reason.to_string(),
-        quantity: 1,
-    });
-    notes
-        .discarded
-        .push((reason.to_string(), "envelope".to_string(), 1));
+        quantity,
+    }
+}
+
+/// Counts a whole request as invalid, for a `reason` that concerns the request itself.
+fn discard_row(row: &InboxRow, reason: DiscardReason, batch: &mut Batch, notes: &mut Notes) {
+    let outcome = Outcome::Invalid(reason);
+    batch.outcomes.push(outcome_delta(
+        row,
+        outcome.name(),
+        "default",
+        outcome.reason(),
+        1,
+    ));
+    notes.discarded.push((reason, "envelope".to_string(), 1));
 }
 
 fn process_row(row: &InboxRow, batch: &mut Batch, notes: &mut Notes) {
@@ -159,7 +175,7 @@ fn process_row(row: &InboxRow, batch: &mut Batch, notes: &mut Notes) {
         Ok(unpacked) => unpacked,
         Err(err) => {
             tracing::warn!(error = %err, "stored inbox body does not decompress");
-            discard_row(row, "invalid_envelope", batch, notes);
+            discard_row(row, DiscardReason::InvalidEnvelope, batch, notes);
             return;
         }
     };
@@ -170,7 +186,7 @@ fn process_row(row: &InboxRow, batch: &mut Batch, notes: &mut Notes) {
             // Ingest framed this body before accepting it, so this means a format
             // change between versions; count it rather than fail the batch.
             tracing::warn!(error = %err, "stored envelope no longer parses");
-            discard_row(row, "invalid_envelope", batch, notes);
+            discard_row(row, DiscardReason::InvalidEnvelope, batch, notes);
             return;
         }
     };
@@ -207,7 +223,7 @@ fn process_item(ctx: &mut Row<'_>, item: &ItemRef<'_>) {
         ItemType::Statsd | ItemType::MetricBuckets | ItemType::MetricMeta => ctx.discard(
             item_type.as_str(),
             item_type.data_category(),
-            "deprecated_item_type",
+            DiscardReason::DeprecatedItemType,
         ),
         ItemType::Profile
         | ItemType::ProfileChunk
@@ -216,7 +232,7 @@ fn process_item(ctx: &mut Row<'_>, item: &ItemRef<'_>) {
         | ItemType::ReplayVideo => ctx.discard(
             item_type.as_str(),
             item_type.data_category(),
-            "unsupported_item_type",
+            DiscardReason::UnsupportedItemType,
         ),
         ItemType::Security
         | ItemType::RawSecurity
@@ -225,9 +241,9 @@ fn process_item(ctx: &mut Row<'_>, item: &ItemRef<'_>) {
         | ItemType::UnrealReport => ctx.discard(
             item_type.as_str(),
             item_type.data_category(),
-            "internal_item_type",
+            DiscardReason::InternalItemType,
         ),
-        ItemType::Unknown(_) => ctx.discard("unknown", "default", "unknown_item_type"),
+        ItemType::Unknown(_) => ctx.discard("unknown", "default", DiscardReason::UnknownItemType),
     }
 }
 
@@ -265,7 +281,7 @@ fn process_sessions(ctx: &mut Row<'_>, item: &ItemRef<'_>) {
 
 fn process_attachment(ctx: &mut Row<'_>, item: &ItemRef<'_>) {
     let Some(event_id) = ctx.event_id() else {
-        ctx.discard("attachment", "attachment", "missing_event_id");
+        ctx.discard("attachment", "attachment", DiscardReason::MissingEventId);
         return;
     };
     let attachment = NewAttachment {
@@ -298,16 +314,21 @@ fn process_client_report(ctx: &mut Row<'_>, item: &ItemRef<'_>) {
         Ok(report) => {
             for discarded in report.discarded {
                 let quantity = i64::try_from(discarded.quantity).unwrap_or(i64::MAX);
-                ctx.outcome(
+                ctx.batch.outcomes.push(outcome_delta(
+                    ctx.row,
                     discarded.outcome,
                     &discarded.category,
                     &discarded.reason,
                     quantity,
-                );
+                ));
             }
             ctx.notes.accepted.push(("client_report".to_string(), 1));
         }
-        Err(_) => ctx.discard("client_report", "internal", "invalid_client_report"),
+        Err(_) => ctx.discard(
+            "client_report",
+            "internal",
+            DiscardReason::InvalidClientReport,
+        ),
     }
 }
 
@@ -326,7 +347,7 @@ fn process_event(ctx: &mut Row<'_>, item: &ItemRef<'_>) {
         Ok(event) => event,
         Err(err) => {
             tracing::debug!(error = %err, "event discarded");
-            ctx.discard("event", "error", "invalid_event");
+            ctx.discard("event", "error", DiscardReason::InvalidEvent);
             return;
         }
     };
