@@ -19,9 +19,9 @@ use sextant_protocol::auth::format_dsn as dsn;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("storage: {0}")]
+    #[error("storage")]
     Store(#[from] StoreError),
-    #[error("listener: {0}")]
+    #[error("listener")]
     Io(#[from] std::io::Error),
 }
 

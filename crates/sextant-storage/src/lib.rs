@@ -30,8 +30,14 @@ pub enum StoreError {
     LastOwner,
     #[error("invalid database url: {0}")]
     BadUrl(String),
+    /// A broken promise of storage itself (a value it cannot read back, a stopped
+    /// journal), said in its own words.
     #[error("database error: {0}")]
     Backend(String),
+    /// An error of the database driver, the migrations or the file system, kept whole
+    /// so that logs show its chain of causes.
+    #[error("database error")]
+    Database(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -26,6 +26,9 @@ pub enum ApiError {
     /// Details go to the log only; clients learn nothing about internals.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Storage failed; the error and its causes go to the log only.
+    #[error("storage failed")]
+    Store(#[source] StoreError),
 }
 
 impl ApiError {
@@ -41,14 +44,14 @@ impl ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Internal(_) | ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// The `detail` text shown to the client.
     fn detail(&self) -> String {
         match self {
-            ApiError::Internal(_) => "internal server error".to_string(),
+            ApiError::Internal(_) | ApiError::Store(_) => "internal server error".to_string(),
             other => other.to_string(),
         }
     }
@@ -59,15 +62,18 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::Conflict(msg) => ApiError::Conflict(msg),
-            other => ApiError::Internal(other.to_string()),
+            other => ApiError::Store(other),
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(msg) = &self {
-            tracing::error!(error = %msg, "api request failed");
+        if self.status().is_server_error() {
+            tracing::error!(
+                error = &self as &dyn std::error::Error,
+                "api request failed"
+            );
         }
         let status = self.status();
         let mut resp =
@@ -99,5 +105,8 @@ mod tests {
         let internal = ApiError::from(StoreError::Backend("disk on fire".into()));
         assert_eq!(internal.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(internal.detail(), "internal server error");
+        // The storage error stays the cause, for the log.
+        let cause = std::error::Error::source(&internal).expect("a source");
+        assert_eq!(cause.to_string(), "database error: disk on fire");
     }
 }

@@ -189,7 +189,10 @@ impl PipelineHandle {
                         Ok(())
                     }
                     Err(err) => {
-                        tracing::error!(error = %err, "inbox commit failed");
+                        tracing::error!(
+                            error = &err as &dyn std::error::Error,
+                            "inbox commit failed"
+                        );
                         Err(err.to_string())
                     }
                 }
@@ -307,7 +310,10 @@ async fn count_backlog(
                 backlog.set(u64::try_from(depth).unwrap_or(0));
                 metrics.set_inbox_depth(depth);
             }
-            Err(err) => tracing::warn!(error = %err, "cannot count the backlog"),
+            Err(err) => tracing::warn!(
+                error = &err as &dyn std::error::Error,
+                "cannot count the backlog"
+            ),
         }
         tokio::select! {
             _ = tokio::time::sleep(BACKLOG_POLL) => {}

@@ -144,7 +144,10 @@ pub(super) async fn run(
                 }
             }
             Err(err) => {
-                tracing::error!(error = %err, "processing batch failed; rows stay in the inbox");
+                tracing::error!(
+                    error = &err as &dyn std::error::Error,
+                    "processing batch failed; rows stay in the inbox"
+                );
                 if *stop.borrow() {
                     return;
                 }

@@ -31,7 +31,11 @@ pub(super) async fn run(
         match &result {
             Ok(_) => notify.notify_one(),
             Err(err) => {
-                tracing::error!(error = %err, requests, "inbox commit failed")
+                tracing::error!(
+                    error = err as &dyn std::error::Error,
+                    requests,
+                    "inbox commit failed"
+                )
             }
         }
         for reply in replies {

@@ -63,7 +63,10 @@ async fn run(store: Arc<dyn Store>, config: ReleasesConfig, mut stop: watch::Rec
     let mut last_prune: Option<std::time::Instant> = None;
     loop {
         if let Err(err) = run_due(store.as_ref(), &config).await {
-            tracing::error!(error = %err, "running release checks failed");
+            tracing::error!(
+                error = &err as &dyn std::error::Error,
+                "running release checks failed"
+            );
         }
         if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
             last_prune = Some(std::time::Instant::now());
@@ -73,7 +76,10 @@ async fn run(store: Arc<dyn Store>, config: ReleasesConfig, mut stop: watch::Rec
                 .prune_sessions(now - keep, now - SID_RETENTION_MS)
                 .await
             {
-                tracing::error!(error = %err, "pruning session rollups failed");
+                tracing::error!(
+                    error = &err as &dyn std::error::Error,
+                    "pruning session rollups failed"
+                );
             }
         }
         tokio::select! {

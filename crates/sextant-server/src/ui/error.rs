@@ -24,6 +24,9 @@ pub enum UiError {
     TooManyAttempts(u64),
     #[error("internal error: {0}")]
     Internal(String),
+    /// Storage failed; the error and its causes go to the log only.
+    #[error("storage failed")]
+    Store(#[source] StoreError),
 }
 
 impl From<StoreError> for UiError {
@@ -32,7 +35,7 @@ impl From<StoreError> for UiError {
             StoreError::NotFound => UiError::NotFound,
             StoreError::Conflict(msg) => UiError::BadRequest(msg),
             StoreError::LastOwner => UiError::BadRequest(e.to_string()),
-            other => UiError::Internal(other.to_string()),
+            other => UiError::Store(other),
         }
     }
 }
@@ -58,7 +61,7 @@ impl UiError {
             UiError::Forbidden(_) | UiError::Csrf => StatusCode::FORBIDDEN,
             UiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             UiError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
-            UiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            UiError::Internal(_) | UiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
@@ -72,12 +75,17 @@ impl IntoResponse for UiError {
             );
             return Redirect::to(&target).into_response();
         }
-        if let UiError::Internal(msg) = &self {
-            tracing::error!(error = %msg, "console request failed");
+        if self.status().is_server_error() {
+            tracing::error!(
+                error = &self as &dyn std::error::Error,
+                "console request failed"
+            );
         }
         let status = self.status();
         let message = match &self {
-            UiError::Internal(_) => "Something went wrong on the server.".to_string(),
+            UiError::Internal(_) | UiError::Store(_) => {
+                "Something went wrong on the server.".to_string()
+            }
             other => other.to_string(),
         };
         let page = ErrorPage {

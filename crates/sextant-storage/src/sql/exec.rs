@@ -236,9 +236,9 @@ impl From<rusqlite::Error> for StoreError {
                 }
                 // As with sqlx: only a missing parent violates a foreign key here.
                 rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => StoreError::NotFound,
-                _ => StoreError::Backend(e.to_string()),
+                _ => StoreError::Database(Box::new(e)),
             },
-            _ => StoreError::Backend(e.to_string()),
+            _ => StoreError::Database(Box::new(e)),
         }
     }
 }

@@ -110,14 +110,14 @@ impl From<sqlx::Error> for StoreError {
             // Only a reference to a missing parent (project, organization) violates a
             // foreign key here, which is what callers know as "not found".
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
-            other => StoreError::Backend(other.to_string()),
+            other => StoreError::Database(Box::new(other)),
         }
     }
 }
 
 impl From<sqlx::migrate::MigrateError> for StoreError {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
-        StoreError::Backend(format!("migration failed: {e}"))
+        StoreError::Database(Box::new(e))
     }
 }
 
