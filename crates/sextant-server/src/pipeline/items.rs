@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use sextant_protocol::client_report::parse_client_report;
 use sextant_protocol::envelope::{EnvelopeHeaders, ItemHeaders, ItemType, parse_envelope_spans};
-use sextant_protocol::event::{Event, NormalizeContext, normalize_event_for_index};
-use sextant_protocol::grouping::{group, issue_metadata};
+use sextant_protocol::event::NormalizeContext;
+use sextant_protocol::{ProcessedEvent, process_event_for_index};
 use sextant_storage::{Batch, InboxRow, NewAttachment, NewEvent, NewRawItem, OutcomeDelta};
 
 use crate::metrics::Metrics;
@@ -343,35 +343,44 @@ fn process_event(ctx: &mut Row<'_>, item: &ItemRef<'_>) {
     };
     // The payload is stored as sent and normalized in full when read (`stored_event`);
     // here only what the columns and grouping derive from is normalized.
-    let event = match normalize_event_for_index(item.payload, &normalize) {
-        Ok(event) => event,
+    let processed = match process_event_for_index(item.payload, &normalize) {
+        Ok(processed) => processed,
         Err(err) => {
             tracing::debug!(error = %err, "event discarded");
             ctx.discard("event", "error", DiscardReason::InvalidEvent);
             return;
         }
     };
-    match event.event_type() {
+    match processed.event.event_type() {
         // Transactions and feedback sent as `event` items are kept with their kind.
         "transaction" | "feedback" => keep_raw(ctx, item),
         _ => {
             // With the id resolved here, reading gives the event this same id even when
             // neither the envelope nor the payload had a valid one.
             let facts = NormalizeContext {
-                envelope_event_id: Some(event.event_id().to_string()),
+                envelope_event_id: Some(processed.event.event_id().to_string()),
                 ..normalize
             };
             let payload = crate::stored_event::encode(&facts, &item.stored_payload());
-            let new_event = to_new_event(entry.project_id, entry.received_at, &event, payload);
+            let new_event = to_new_event(entry.project_id, entry.received_at, processed, payload);
             ctx.batch.events.push(new_event);
             ctx.accept(item);
         }
     }
 }
 
-fn to_new_event(project_id: i64, received_at: i64, event: &Event, payload: Vec<u8>) -> NewEvent {
-    let grouping = group(event);
-    let metadata = issue_metadata(event);
+fn to_new_event(
+    project_id: i64,
+    received_at: i64,
+    processed: ProcessedEvent,
+    payload: Vec<u8>,
+) -> NewEvent {
+    let ProcessedEvent {
+        event,
+        grouping,
+        metadata,
+        tags,
+    } = processed;
     NewEvent {
         project_id,
         event_id: event.event_id().to_string(),
@@ -386,7 +395,7 @@ fn to_new_event(project_id: i64, received_at: i64, event: &Event, payload: Vec<u
         culprit: metadata.culprit,
         message: event.message(),
         metadata: metadata.metadata,
-        tags: event.tags(),
+        tags,
         user_key: event.user_key(),
         trace_id: event.trace_id().map(str::to_string),
         unhandled: event.unhandled(),
