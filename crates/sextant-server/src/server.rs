@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, Progress};
 use crate::rate_limit::RateLimiter;
 use crate::state::AppState;
 use sextant_protocol::auth::format_dsn as dsn;
@@ -40,6 +40,7 @@ pub struct Server {
     listener: TcpListener,
     pub bound: SocketAddr,
     pub bootstrapped: Option<Bootstrapped>,
+    progress: Progress,
 }
 
 impl Server {
@@ -66,7 +67,14 @@ impl Server {
             listener,
             bound,
             bootstrapped,
+            progress: Progress::new(),
         })
+    }
+
+    /// The pipeline's progress, to wait until everything accepted so far is processed
+    /// ([`Progress::drained`]) while the server runs.
+    pub fn progress(&self) -> Progress {
+        self.progress.clone()
     }
 
     pub fn base_url(&self) -> String {
@@ -104,6 +112,7 @@ impl Server {
                 self.config.local_data_path(),
                 self.config.limits.min_free_disk_bytes,
             ),
+            self.progress,
         );
         let scheduler = crate::releases::scheduler::Scheduler::start(
             self.store.clone(),

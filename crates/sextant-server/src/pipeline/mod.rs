@@ -7,6 +7,7 @@ pub mod codec;
 mod items;
 pub mod notice;
 mod processor;
+mod progress;
 mod sessions;
 mod writer;
 
@@ -21,6 +22,7 @@ use crate::disk::DiskGuard;
 use crate::metrics::Metrics;
 
 pub use items::process_rows;
+pub use progress::Progress;
 
 struct WriteRequest {
     entry: InboxEntry,
@@ -33,6 +35,7 @@ pub struct PipelineHandle {
     commit: Commit,
     admission: Arc<Admission>,
     metrics: Metrics,
+    progress: Progress,
 }
 
 /// How an accepted request reaches the inbox.
@@ -202,6 +205,12 @@ impl PipelineHandle {
         drop(permit);
         result.map_err(Refusal::CommitFailed)
     }
+
+    /// Returns once everything accepted so far has been processed; see
+    /// [`Progress::drained`].
+    pub async fn drained(&self) {
+        self.progress.drained().await;
+    }
 }
 
 /// The running background tasks. `shutdown` drains them.
@@ -213,14 +222,17 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// Starts the writer and processors; they report to `progress`, which whoever runs
+    /// the server may hold to wait for them.
     pub fn start(
         store: Arc<dyn Store>,
         config: &PipelineConfig,
         metrics: Metrics,
         live: notice::LiveSender,
         disk: DiskGuard,
+        progress: Progress,
     ) -> (Pipeline, PipelineHandle) {
-        let notify = Arc::new(Notify::new());
+        let notify = progress.wake();
         let (stop, stop_rx) = watch::channel(false);
         let (commit, writer) = if store.enqueue_groups_itself() {
             let direct = Commit::Direct {
@@ -248,6 +260,7 @@ impl Pipeline {
                     stop_rx.clone(),
                     metrics.clone(),
                     live.clone(),
+                    progress.clone(),
                 ))
             })
             .collect();
@@ -267,6 +280,7 @@ impl Pipeline {
                 backlog,
             )),
             metrics,
+            progress,
         };
         (
             Pipeline {

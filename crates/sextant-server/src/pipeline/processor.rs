@@ -7,6 +7,7 @@ use sextant_storage::{Batch, InboxRow, Store};
 use tokio::sync::{Notify, watch};
 
 use super::items::{Notes, process_rows};
+use super::progress::{Claimed, Progress};
 use crate::metrics::Metrics;
 
 /// How often an idle processor looks for rows written by other nodes.
@@ -96,11 +97,13 @@ pub(super) async fn run(
     mut stop: watch::Receiver<bool>,
     metrics: Metrics,
     live: super::notice::LiveSender,
+    progress: Progress,
 ) {
     let batches = BatchThread::start();
     loop {
         let notes = Mutex::new(Notes::default());
         let started = Instant::now();
+        let claim = progress.begin();
         let result = store
             .process_inbox(batch_size, &|rows| {
                 let (batch, row_notes) = batches.process(rows);
@@ -125,6 +128,7 @@ pub(super) async fn run(
                     "processed batch"
                 );
                 super::notice::publish(&live, store.as_ref(), &report.events).await;
+                progress.end(claim, Claimed::Processed);
                 if (LINGER_MIN_ROWS..batch_size as usize).contains(&report.rows) && !*stop.borrow()
                 {
                     tokio::select! {
@@ -134,6 +138,7 @@ pub(super) async fn run(
                 }
             }
             Ok(_) => {
+                progress.end(claim, Claimed::Empty);
                 if *stop.borrow() {
                     return;
                 }
@@ -148,6 +153,7 @@ pub(super) async fn run(
                     error = &err as &dyn std::error::Error,
                     "processing batch failed; rows stay in the inbox"
                 );
+                progress.end(claim, Claimed::Failed);
                 if *stop.borrow() {
                     return;
                 }
