@@ -2,17 +2,20 @@
 # Runs the whole Sextant test suite from a fresh clone:
 #   1. prepares the real-SDK test clients (Python venv in .venv, npm packages in
 #      tests/sdk/node/node_modules) when missing or out of date;
-#   2. `cargo test --workspace` (unit tests, storage conformance, SQLite end-to-end tests);
-#   3. the end-to-end, CLI, crash-durability and overload tests again against PostgreSQL (one fresh
-#      database per test),
-#      starting the local PostgreSQL cluster first if it is not running;
+#   2. pass 1: `cargo test --workspace` with SEXTANT_TEST_PG_URL unset, so everything runs
+#      on SQLite (tests that exist only for PostgreSQL pass without running);
+#   3. pass 2: every test target that has a PostgreSQL mode again, with SEXTANT_TEST_PG_URL
+#      set (one fresh database per test): the end-to-end tests (tests/it), the executable's
+#      cli, durability, hostile, overload and release_gate tests, the storage conformance
+#      suite and the storage unit tests; the local PostgreSQL cluster is started first if
+#      it is not running;
 #   4. the console's browser tests (tests/browser, node --test with playwright-core and
 #      Debian's chromium).
 #
 # Environment:
-#   SEXTANT_PG_URL   PostgreSQL server for step 3 and for the storage conformance tests
-#                    (default postgres://postgres@127.0.0.1:5432/postgres)
-#   SEXTANT_SKIP_PG=1  skip step 3 (e.g. on a machine without PostgreSQL)
+#   SEXTANT_TEST_PG_URL  the PostgreSQL server of pass 2, the one variable every test
+#                        reads (default postgres://postgres@127.0.0.1:5432/postgres)
+#   SEXTANT_SKIP_PG=1  skip pass 2 (e.g. on a machine without PostgreSQL)
 #   SEXTANT_SKIP_BROWSER=1  skip step 4
 set -euo pipefail
 
@@ -44,15 +47,15 @@ SEXTANT_NODE=$(command -v node)
 export SEXTANT_NODE
 
 # --- PostgreSQL ---------------------------------------------------------------------
-PG_URL=${SEXTANT_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+PG_URL=${SEXTANT_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 ensure_postgres() {
-  if pg_isready -q -h 127.0.0.1 -p 5432; then return 0; fi
+  if pg_isready -q -d "$PG_URL"; then return 0; fi
   say "PostgreSQL is not running; starting the local cluster"
   local version
   version=$(ls /etc/postgresql | sort -V | tail -n1)
   pg_ctlcluster --skip-systemctl-redirect "$version" main start
   for _ in $(seq 1 50); do
-    if pg_isready -q -h 127.0.0.1 -p 5432; then return 0; fi
+    if pg_isready -q -d "$PG_URL"; then return 0; fi
     sleep 0.2
   done
   echo "PostgreSQL did not become ready" >&2
@@ -60,22 +63,25 @@ ensure_postgres() {
 }
 if [[ "${SEXTANT_SKIP_PG:-0}" != 1 ]]; then
   ensure_postgres
-  # Read by the storage conformance tests.
-  export SEXTANT_TEST_PG_URL="$PG_URL"
 fi
 
 # --- Rust ---------------------------------------------------------------------------
 # Both passes run even if the first fails, so one run shows every failure.
 failed=()
-say "cargo test --workspace (SQLite end-to-end, unit and storage conformance tests)"
-cargo test --workspace --no-fail-fast || failed+=("cargo test --workspace")
+say "pass 1: cargo test --workspace on SQLite (SEXTANT_TEST_PG_URL unset)"
+env -u SEXTANT_TEST_PG_URL cargo test --workspace --no-fail-fast \
+  || failed+=("cargo test --workspace (SQLite)")
 
 if [[ "${SEXTANT_SKIP_PG:-0}" != 1 ]]; then
-  say "end-to-end tests against PostgreSQL ($PG_URL)"
-  SEXTANT_DATABASE_URL="$PG_URL" cargo test --workspace --test it --test cli --test durability --test overload --test release_gate --no-fail-fast \
-    || failed+=("end-to-end tests on PostgreSQL")
+  say "pass 2: the tests with a PostgreSQL mode, on PostgreSQL ($PG_URL)"
+  SEXTANT_TEST_PG_URL="$PG_URL" cargo test --workspace --no-fail-fast \
+    --test it --test cli --test durability --test hostile --test overload --test release_gate \
+    --test conformance \
+    || failed+=("end-to-end and conformance tests on PostgreSQL")
+  SEXTANT_TEST_PG_URL="$PG_URL" cargo test -p sextant-storage --lib --no-fail-fast \
+    || failed+=("storage unit tests on PostgreSQL")
 else
-  say "SEXTANT_SKIP_PG=1: skipping the PostgreSQL end-to-end pass"
+  say "SEXTANT_SKIP_PG=1: skipping pass 2 (PostgreSQL)"
 fi
 
 # --- Browser tests of the console -----------------------------------------------------

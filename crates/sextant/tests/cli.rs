@@ -69,10 +69,11 @@ fn project_key_and_token_commands_work_while_the_server_runs() {
         "{}/api/0/projects/default/checkout-api/events/{event_id}/",
         server.base_url
     );
-    let event = wait_until(Duration::from_secs(10), "the test event", || {
+    let event = wait_until(Duration::from_secs(10), || {
         let (status, body) = get_json(&agent, &url, &token);
         (status == 200).then_some(body)
-    });
+    })
+    .expect("timed out waiting for the test event");
     assert_eq!(
         event["title"].as_str().unwrap().split(':').next(),
         Some("SextantTestError")
@@ -109,7 +110,7 @@ fn configuration_layers_file_then_environment() {
     )
     .unwrap();
     let output = std::process::Command::new(support::BIN)
-        .args(db.args())
+        .args(support::db_args(&db))
         .arg("show-config")
         .env_remove("SEXTANT_DATABASE_URL")
         .env("SEXTANT_PIPELINE__MAX_PENDING", "77")

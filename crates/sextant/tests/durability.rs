@@ -73,11 +73,10 @@ fn round(server: ServerProcess, round: usize) -> Sent {
             }
         }));
     }
-    wait_until(
-        Duration::from_secs(120),
-        "acknowledgements before the kill",
-        || (acked_count.load(Ordering::SeqCst) >= KILL_AFTER).then_some(()),
-    );
+    wait_until(Duration::from_secs(120), || {
+        (acked_count.load(Ordering::SeqCst) >= KILL_AFTER).then_some(())
+    })
+    .expect("timed out waiting for acknowledgements before the kill");
     server.kill9();
     dead.store(true, Ordering::SeqCst);
     for thread in threads {
@@ -118,14 +117,11 @@ fn acked_events_survive_kill_9_exactly_once() {
 
     // Every acknowledged event becomes queryable once the replayed inbox is processed.
     let mut missing: Vec<&String> = acked.iter().collect();
-    wait_until(
-        Duration::from_secs(120),
-        "all acknowledged events to be queryable",
-        || {
-            missing.retain(|id| get_json(&agent, &event_url(id), &token).0 != 200);
-            missing.is_empty().then_some(())
-        },
-    );
+    wait_until(Duration::from_secs(120), || {
+        missing.retain(|id| get_json(&agent, &event_url(id), &token).0 != 200);
+        missing.is_empty().then_some(())
+    })
+    .expect("timed out waiting for all acknowledged events to be queryable");
 
     // Exactly once: the issues count each stored event one time, no more.
     let stored: HashSet<&String> = attempted

@@ -183,9 +183,10 @@ fn compression_bombs_are_refused_and_their_memory_returned() {
         peak > before + 40 * 1024,
         "a decoded body was held: {before} KiB before, peak {peak} KiB"
     );
-    wait_until(Duration::from_secs(5), "RSS back to where it was", || {
+    wait_until(Duration::from_secs(5), || {
         (rss_kib(pid) < before + 16 * 1024).then_some(())
-    });
+    })
+    .expect("timed out waiting for RSS to return to where it was");
 }
 
 /// Reads until the server closes the connection; the time it took.

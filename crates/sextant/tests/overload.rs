@@ -131,11 +131,10 @@ fn assert_stored_once(db: &TestDb, server: &ServerProcess, acked: &[String]) {
             .map(|i| i["count"].as_str().unwrap().parse::<usize>().unwrap())
             .sum()
     };
-    wait_until(
-        Duration::from_secs(120),
-        "every acknowledged event to be stored",
-        || (counted() >= acked.len()).then_some(()),
-    );
+    wait_until(Duration::from_secs(120), || {
+        (counted() >= acked.len()).then_some(())
+    })
+    .expect("timed out waiting for every acknowledged event to be stored");
     assert_eq!(counted(), acked.len(), "refused events are not stored");
     for id in acked {
         let url = format!(
@@ -221,21 +220,18 @@ fn a_backlog_over_its_bound_is_refused_until_it_drains() {
 
     // Once processing catches up, requests are accepted again.
     let agent = agent();
-    wait_until(
-        Duration::from_secs(120),
-        "ingest to accept again after the backlog drained",
-        || {
-            let event_id = uuid::Uuid::new_v4().simple().to_string();
-            let response = send(&agent, &event_id);
-            match response.status().as_u16() {
-                200 => {
-                    acked.push(event_id);
-                    Some(())
-                }
-                429 => None,
-                other => panic!("unexpected status {other}"),
+    wait_until(Duration::from_secs(120), || {
+        let event_id = uuid::Uuid::new_v4().simple().to_string();
+        let response = send(&agent, &event_id);
+        match response.status().as_u16() {
+            200 => {
+                acked.push(event_id);
+                Some(())
             }
-        },
-    );
+            429 => None,
+            other => panic!("unexpected status {other}"),
+        }
+    })
+    .expect("timed out waiting for ingest to accept again after the backlog drained");
     assert_stored_once(&db, &server, &acked);
 }

@@ -1,7 +1,7 @@
 //! `sextant release check` against a real server fed generated traffic with known truth:
 //! the same crash and error rates as the baseline exit 0, three times the crash rate
 //! exits 1, too few sessions exits 2, an unknown release exits 3. Runs on SQLite, and on
-//! PostgreSQL when `SEXTANT_DATABASE_URL` is set.
+//! PostgreSQL when `SEXTANT_TEST_PG_URL` is set.
 
 mod support;
 
@@ -156,14 +156,11 @@ impl Fixture {
             "{}/api/0/projects/default/default/releases/{release}/health/?environment={env}&statsPeriod=1d",
             self.server.base_url
         );
-        support::wait_until(
-            std::time::Duration::from_secs(30),
-            "sessions stored",
-            || {
-                let (_, body) = support::get_json(&agent(), &url, &self.token);
-                (body["sessions"]["total"].as_i64() == Some(sessions)).then_some(())
-            },
-        );
+        support::wait_until(std::time::Duration::from_secs(30), || {
+            let (_, body) = support::get_json(&agent(), &url, &self.token);
+            (body["sessions"]["total"].as_i64() == Some(sessions)).then_some(())
+        })
+        .expect("timed out waiting for the sessions to be stored");
     }
 }
 

@@ -6,7 +6,7 @@ use serde_json::json;
 use sextant_storage::{Role, TokenScope};
 
 use crate::support::envelope::{envelope, message_event, new_id, now_rfc3339};
-use crate::support::{Body, TestApp, WAIT, sentry_auth, wait_until};
+use crate::support::{Body, TestApp, sentry_auth};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -42,12 +42,10 @@ fn other_org(app: &TestApp) -> (i64, i64, String, i64, String) {
         Body::Bytes(body),
     );
     assert_eq!(r.status, 200, "{}", r.text());
-    let mut found = None;
-    assert!(wait_until(WAIT, || {
-        found = app.block_on(store.get_event(project.id, &id)).ok();
-        found.is_some()
-    }));
-    let event = found.expect("event stored");
+    app.drain();
+    let event = app
+        .block_on(store.get_event(project.id, &id))
+        .expect("event stored");
     // The attachment was written in the same transaction as the event.
     let attachment = app
         .block_on(store.list_attachments(project.id, &id))

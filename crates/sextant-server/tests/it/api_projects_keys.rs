@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use sextant_storage::TokenScope;
 
 use crate::support::envelope::{envelope, message_event, new_id, now_rfc3339};
-use crate::support::{Body, TestApp, sentry_auth, wait_until};
+use crate::support::{Body, TestApp, sentry_auth};
 
 fn public_key(key: &Value) -> String {
     key.get("public")
@@ -98,12 +98,12 @@ fn a_key_of_a_new_project_ingests_into_that_project() {
 
     let (status, id) = send_with_key(&app, &pid, &key, "into checkout");
     assert_eq!(status, 200);
-    let landed = wait_until(crate::support::WAIT, || {
-        app.get(&format!("/api/0/projects/default/checkout/events/{id}/"))
-            .0
-            == 200
-    });
-    assert!(landed, "event not served under the new project");
+    app.drain();
+    let (status, event) = app.get(&format!("/api/0/projects/default/checkout/events/{id}/"));
+    assert_eq!(
+        status, 200,
+        "event not served under the new project: {event}"
+    );
     assert_eq!(
         app.get(&app.event_path(&id)).0,
         404,
@@ -229,13 +229,12 @@ fn attachments_are_listed_and_downloaded_byte_exact() {
     assert_eq!(app.send_ok(body), id);
     app.wait_for_event(&id);
     let list_path = format!("/api/0/projects/default/default/events/{id}/attachments/");
-    let mut list = Value::Null;
-    let listed = wait_until(crate::support::WAIT, || {
-        let (status, body) = app.get(&list_path);
-        list = body;
-        status == 200 && list.as_array().is_some_and(|a| !a.is_empty())
-    });
-    assert!(listed, "attachment not listed: {list}");
+    // Stored with its event, in one transaction.
+    let (status, list) = app.get(&list_path);
+    assert!(
+        status == 200 && list.as_array().is_some_and(|a| !a.is_empty()),
+        "attachment not listed: {status} {list}"
+    );
     let att = &list[0];
     assert_eq!(att["name"], json!("shot.png"), "{att}");
     let size = att["size"]

@@ -1,5 +1,5 @@
 //! End-to-end tests: a real Sextant server per test (fresh SQLite database, or PostgreSQL
-//! when `SEXTANT_DATABASE_URL` is set), driven over HTTP by recorded SDK fixtures,
+//! when `SEXTANT_TEST_PG_URL` is set), driven over HTTP by recorded SDK fixtures,
 //! hand-built envelopes and the real Sentry SDKs (Python, raven, Node, Rust).
 
 mod support;

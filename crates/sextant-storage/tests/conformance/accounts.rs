@@ -4,6 +4,7 @@ use sextant_storage::*;
 
 use crate::harness::*;
 
+#[store_test]
 pub async fn users_and_email_lookup(store: Shared) {
     assert_eq!(store.count_users().await.unwrap(), 0);
     let ann = store.create_user("ann@example.com", "phc-1").await.unwrap();
@@ -56,6 +57,7 @@ pub async fn users_and_email_lookup(store: Shared) {
     ));
 }
 
+#[store_test]
 pub async fn sessions_found_expire_and_revoke(store: Shared) {
     let ann = store.create_user("ann@example.com", "phc").await.unwrap();
     let bob = store.create_user("bob@example.com", "phc").await.unwrap();
@@ -110,6 +112,7 @@ pub async fn sessions_found_expire_and_revoke(store: Shared) {
     assert_eq!(other, sb);
 }
 
+#[store_test]
 pub async fn memberships_and_roles(store: Shared) {
     let acme = store.create_org("acme", "Acme").await.unwrap();
     let beta = store.create_org("beta", "Beta").await.unwrap();
@@ -193,6 +196,7 @@ pub async fn memberships_and_roles(store: Shared) {
     assert!(Role::Owner > Role::Admin && Role::Admin > Role::Member);
 }
 
+#[store_test]
 pub async fn user_tokens_listed_and_revoked(store: Shared) {
     let ann = store.create_user("ann@example.com", "phc").await.unwrap();
     let bob = store.create_user("bob@example.com", "phc").await.unwrap();

@@ -4,6 +4,7 @@ use sextant_storage::*;
 
 use crate::harness::*;
 
+#[store_test]
 pub async fn bootstrap_is_idempotent(store: Shared) {
     let (org, project, key) = store
         .bootstrap_default()
@@ -40,6 +41,7 @@ pub async fn bootstrap_is_idempotent(store: Shared) {
     assert_eq!(store.get_org("default").await.unwrap(), org);
 }
 
+#[store_test]
 pub async fn projects_crud_and_conflicts(store: Shared) {
     let acme = store.create_org("acme", "Acme").await.unwrap();
     assert!(matches!(
@@ -117,6 +119,7 @@ pub async fn projects_crud_and_conflicts(store: Shared) {
     ));
 }
 
+#[store_test]
 pub async fn keys_crud(store: Shared) {
     let p = project(&store).await;
     let k = store.create_key(p.id, "CI").await.unwrap();
@@ -191,6 +194,7 @@ pub async fn keys_crud(store: Shared) {
     ));
 }
 
+#[store_test]
 pub async fn tokens_crud(store: Shared) {
     let a = store
         .create_token("hash-a", TokenScope::Admin, "admin")
@@ -225,6 +229,7 @@ pub async fn tokens_crud(store: Shared) {
     ));
 }
 
+#[store_test]
 pub async fn delete_project_cascades(store: Shared) {
     let keep = project(&store).await;
     let doomed = store

@@ -1,17 +1,18 @@
 //! Test harness: a fresh store per test on each backend, plus builders for batches.
 //!
-//! SQLite gets a temporary directory; PostgreSQL a new database on the local server
-//! (`SEXTANT_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`) that is
-//! dropped afterwards. An unreachable server fails the PostgreSQL tests instead of
-//! skipping them, so CI cannot go green without exercising that backend.
+//! Every case is an `async fn(Shared)` marked `#[store_test]`, which generates its SQLite
+//! and PostgreSQL tests where it is defined: a case cannot be left out of the suite. The
+//! databases come from `sextant_testkit::TestDb`: SQLite in a temporary directory always;
+//! PostgreSQL on the server named by `SEXTANT_TEST_PG_URL`, when set, in a database that
+//! is dropped afterwards (unset, the PostgreSQL cases pass without running after a note).
 
 use std::future::Future;
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 
 use sextant_storage::*;
-use sqlx::{AssertSqlSafe, Connection};
+use sextant_testkit::TestDb;
 
-const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub use sextant_testkit::store_test;
 
 pub type Shared = Arc<dyn Store>;
 
@@ -20,9 +21,9 @@ where
     F: FnOnce(Shared) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let db = TestDb::sqlite();
     // A nested path also checks that `open` creates missing directories.
-    let url = format!("sqlite://{}/nested/sextant.db", dir.path().display());
+    let url = format!("sqlite://{}/nested/sextant.db", db.path().display());
     let store = open(&url).await.expect("open sqlite store");
     assert_eq!(store.backend_name(), "sqlite");
     test(store).await;
@@ -33,102 +34,13 @@ where
     F: FnOnce(Shared) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let base = std::env::var("SEXTANT_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_string());
-    let name = format!("sextant_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = admin_connection(&base).await;
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap_or_else(|e| panic!("cannot create test database {name} via {base}: {e}"));
-    let _ = admin.close().await;
-    let guard = DropDatabase {
-        base: base.clone(),
-        name: name.clone(),
+    let Some(db) = TestDb::postgres() else {
+        return;
     };
-
-    let store = open(&with_database(&base, &name))
-        .await
-        .expect("open postgres store");
+    let url = db.url.as_deref().expect("a PostgreSQL database");
+    let store = open(url).await.expect("open postgres store");
     assert_eq!(store.backend_name(), "postgres");
     test(store).await;
-    drop(guard);
-}
-
-async fn admin_connection(base: &str) -> sqlx::AnyConnection {
-    static DRIVERS: Once = Once::new();
-    DRIVERS.call_once(sqlx::any::install_default_drivers);
-    sqlx::AnyConnection::connect(base)
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL is required for these tests but {base} is unreachable: {e}. \
-             Start a local server (user postgres, trust auth) or set SEXTANT_TEST_PG_URL."
-            )
-        })
-}
-
-/// `base` with its database name (the URL path) replaced by `name`.
-fn with_database(base: &str, name: &str) -> String {
-    let (url, query) = base
-        .split_once('?')
-        .map_or((base, None), |(u, q)| (u, Some(q)));
-    let host_start = url.find("://").map_or(0, |i| i + 3);
-    let path_start = url[host_start..]
-        .find('/')
-        .map_or(url.len(), |i| host_start + i);
-    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
-    format!("{}/{name}{query}", &url[..path_start])
-}
-
-/// Drops the test database when the test ends, passed or panicked. Runs on its own
-/// thread and runtime because `Drop` cannot await on the test's runtime.
-struct DropDatabase {
-    base: String,
-    name: String,
-}
-
-impl Drop for DropDatabase {
-    fn drop(&mut self) {
-        let (base, name) = (self.base.clone(), self.name.clone());
-        let dropper = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let mut admin = admin_connection(&base).await;
-                // FORCE ends the store's pooled connections, which are still open.
-                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                if let Err(e) = sqlx::query(AssertSqlSafe(sql)).execute(&mut admin).await {
-                    eprintln!("could not drop test database {name}: {e}");
-                }
-            });
-        });
-        let _ = dropper.join();
-    }
-}
-
-/// Generates `mod sqlite { … }` and `mod postgres { … }` with one `#[tokio::test]` per
-/// suite function, so every behaviour is checked identically on both backends.
-macro_rules! conformance {
-    ($($module:ident :: $test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    $crate::harness::run_sqlite($crate::$module::$test).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    $crate::harness::run_postgres($crate::$module::$test).await;
-                }
-            )*
-        }
-    };
 }
 
 pub const HOUR: i64 = 3_600_000;

@@ -7,6 +7,7 @@ use sextant_storage::*;
 
 use crate::harness::*;
 
+#[store_test]
 pub async fn inbox_roundtrip_and_exactly_once(store: Shared) {
     let p = project(&store).await;
     let empty = store
@@ -80,6 +81,7 @@ pub async fn inbox_roundtrip_and_exactly_once(store: Shared) {
     assert_eq!(store.enqueue(vec![]).await.unwrap(), Vec::<i64>::new());
 }
 
+#[store_test]
 pub async fn replayed_event_is_duplicate(store: Shared) {
     let p = project(&store).await;
     let mut e = event(p.id, &eid(7), "h", now());
@@ -117,6 +119,7 @@ pub async fn replayed_event_is_duplicate(store: Shared) {
     assert!(!there[0].duplicate && there[0].new_issue);
 }
 
+#[store_test]
 pub async fn grouping_by_shared_hashes(store: Shared) {
     let p = project(&store).await;
     let t = now();
@@ -156,6 +159,7 @@ pub async fn grouping_by_shared_hashes(store: Shared) {
     );
 }
 
+#[store_test]
 pub async fn user_and_tag_counts(store: Shared) {
     let p = project(&store).await;
     let t = now();
@@ -222,6 +226,7 @@ pub async fn user_and_tag_counts(store: Shared) {
     );
 }
 
+#[store_test]
 pub async fn issue_follows_latest_event(store: Shared) {
     let p = project(&store).await;
     let t = now();
@@ -261,6 +266,7 @@ pub async fn issue_follows_latest_event(store: Shared) {
     assert_eq!(issue.event_type, "error");
 }
 
+#[store_test]
 pub async fn concurrent_enqueue_and_process(store: Shared) {
     const WRITERS: u64 = 4;
     const PER_WRITER: u64 = 25;

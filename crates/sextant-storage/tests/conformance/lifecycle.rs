@@ -25,6 +25,7 @@ async fn set_status(store: &Shared, id: i64, status: IssueStatus) -> Issue {
     updated.remove(0)
 }
 
+#[store_test]
 pub async fn regression_on_resolved(store: Shared) {
     let p = project(&store).await;
     let t = now() - HOUR;
@@ -68,6 +69,7 @@ pub async fn regression_on_resolved(store: Shared) {
     assert!(!r[0].regression);
 }
 
+#[store_test]
 pub async fn resolved_in_next_release(store: Shared) {
     let p = project(&store).await;
     let t = now() - HOUR;
@@ -146,6 +148,7 @@ pub async fn resolved_in_next_release(store: Shared) {
     assert_eq!(issue.regressed_in_release.as_deref(), Some("3.0"));
 }
 
+#[store_test]
 pub async fn ignored_stays_ignored(store: Shared) {
     let p = project(&store).await;
     let t = now();
@@ -180,6 +183,7 @@ pub async fn ignored_stays_ignored(store: Shared) {
     );
 }
 
+#[store_test]
 pub async fn update_and_delete_issues(store: Shared) {
     let p = project(&store).await;
     let t = now();

@@ -15,6 +15,7 @@ async fn role_of(store: &Shared, org_id: i64, user_id: i64) -> Option<Role> {
         .map(|m| m.role)
 }
 
+#[store_test]
 pub async fn first_owner_is_created_once(store: Shared) {
     let acme = store.create_org("acme", "Acme").await.unwrap();
     let beta = store.create_org("beta", "Beta").await.unwrap();
@@ -53,6 +54,7 @@ pub async fn first_owner_is_created_once(store: Shared) {
     );
 }
 
+#[store_test]
 pub async fn the_last_owner_stays(store: Shared) {
     let acme = store.create_org("acme", "Acme").await.unwrap();
     let ann = store.create_user("ann@example.com", "phc").await.unwrap();
@@ -129,6 +131,7 @@ pub async fn the_last_owner_stays(store: Shared) {
     assert_eq!(owners, 1);
 }
 
+#[store_test]
 pub async fn member_changes_apply_to_the_role_read(store: Shared) {
     let acme = store.create_org("acme", "Acme").await.unwrap();
     let ann = store.create_user("ann@example.com", "phc").await.unwrap();
@@ -175,6 +178,7 @@ pub async fn member_changes_apply_to_the_role_read(store: Shared) {
     assert_eq!(role_of(&store, acme.id, cy.id).await, None);
 }
 
+#[store_test]
 pub async fn grants_never_lower_a_role(store: Shared) {
     let acme = store.create_org("acme", "Acme").await.unwrap();
     let ann = store.create_user("ann@example.com", "phc").await.unwrap();

@@ -6,6 +6,7 @@ use crate::harness::*;
 
 const MINUTE: i64 = 60_000;
 
+#[store_test]
 pub async fn releases_upsert_get_list(store: Shared) {
     let p = project(&store).await;
     let other = store
@@ -96,6 +97,7 @@ fn deploy(project_id: i64, version: &str, env: &str, finished: i64) -> NewDeploy
     }
 }
 
+#[store_test]
 pub async fn deploys_per_environment_in_order(store: Shared) {
     let p = project(&store).await;
     // Created out of order: listings go by `date_finished`, oldest first.
@@ -187,6 +189,7 @@ fn commit(sha: &str, files: &[(&str, &str)]) -> NewCommit {
     }
 }
 
+#[store_test]
 pub async fn commits_with_files_roundtrip(store: Shared) {
     let p = project(&store).await;
     assert!(
@@ -253,6 +256,7 @@ fn delta(project_id: i64, release: &str, env: &str, started: i64) -> SessionDelt
     }
 }
 
+#[store_test]
 pub async fn session_rollups_via_batch(store: Shared) {
     let p = project(&store).await;
     // An hour boundary well in the past, so windows are easy to reason about.

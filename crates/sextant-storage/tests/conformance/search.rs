@@ -26,6 +26,7 @@ fn set(ids: &[i64]) -> HashSet<i64> {
     ids.iter().copied().collect()
 }
 
+#[store_test]
 pub async fn filters_and_negation(store: Shared) {
     let p = project(&store).await;
     let t = now();
@@ -168,6 +169,7 @@ pub async fn filters_and_negation(store: Shared) {
     assert_eq!(ids(&store, none).await, set(&[]));
 }
 
+#[store_test]
 pub async fn text_search(store: Shared) {
     let p = project(&store).await;
     let t = now();
@@ -261,6 +263,7 @@ pub async fn text_search(store: Shared) {
     assert_eq!(ids(&store, text("declined")).await, set(&[]));
 }
 
+#[store_test]
 pub async fn sorts_and_keyset_paging(store: Shared) {
     let p = project(&store).await;
     let t = now();

@@ -4,6 +4,7 @@ use sextant_storage::*;
 
 use crate::harness::*;
 
+#[store_test]
 pub async fn issue_events_paging(store: Shared) {
     let p = project(&store).await;
     let t = now();
@@ -104,6 +105,7 @@ pub async fn issue_events_paging(store: Shared) {
     }
 }
 
+#[store_test]
 pub async fn attachments_raw_items_outcomes(store: Shared) {
     let p = project(&store).await;
     let other = store

@@ -1,91 +1,32 @@
-//! Runs the real `sextant` binary as a child process for CLI and crash tests.
+//! Runs the real `sextant` binary as a child process for CLI and crash tests, each on a
+//! fresh `sextant_testkit::TestDb` (SQLite, or PostgreSQL when `SEXTANT_TEST_PG_URL` is
+//! set).
 
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub use sextant_testkit::{TestDb, wait_until};
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_sextant");
 
-/// Where a test's data lives: a fresh SQLite directory, or a fresh PostgreSQL database
-/// when `SEXTANT_DATABASE_URL` names a PostgreSQL server.
-pub struct TestDb {
-    pub dir: tempfile::TempDir,
-    pub database_url: Option<String>,
-    pg_admin: Option<(String, String)>,
-}
-
-impl TestDb {
-    pub fn new() -> TestDb {
-        let dir = tempfile::tempdir().expect("tempdir");
-        match std::env::var("SEXTANT_DATABASE_URL")
-            .ok()
-            .filter(|u| u.starts_with("postgres"))
-        {
-            Some(base) => {
-                let name = format!("sextant_cli_{}", uuid::Uuid::new_v4().simple());
-                psql(&base, &format!("CREATE DATABASE {name}"));
-                let url = replace_db(&base, &name);
-                TestDb {
-                    dir,
-                    database_url: Some(url),
-                    pg_admin: Some((base, name)),
-                }
-            }
-            None => TestDb {
-                dir,
-                database_url: None,
-                pg_admin: None,
-            },
-        }
+/// The database flags every command takes: the test's PostgreSQL database, or its
+/// SQLite data directory.
+pub fn db_args(db: &TestDb) -> Vec<String> {
+    match &db.url {
+        Some(url) => vec!["--database-url".into(), url.clone()],
+        None => vec!["--data-dir".into(), db.path().display().to_string()],
     }
-
-    /// The database flags every command takes.
-    pub fn args(&self) -> Vec<String> {
-        match &self.database_url {
-            Some(url) => vec!["--database-url".into(), url.clone()],
-            None => vec!["--data-dir".into(), self.dir.path().display().to_string()],
-        }
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some((base, name)) = &self.pg_admin {
-            psql(
-                base,
-                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            );
-        }
-    }
-}
-
-fn replace_db(url: &str, name: &str) -> String {
-    let (head, _) = url.rsplit_once('/').expect("database url has a path");
-    format!("{head}/{name}")
-}
-
-fn psql(url: &str, sql: &str) {
-    let status = Command::new("psql")
-        .arg(url)
-        .arg("-qc")
-        .arg(sql)
-        .status()
-        .expect("run psql");
-    assert!(status.success(), "psql failed: {sql}");
 }
 
 /// Runs a command to completion, without inheriting the caller's `SEXTANT_*` settings.
 pub fn sextant(db: &TestDb, args: &[&str]) -> Output {
     let mut cmd = Command::new(BIN);
-    cmd.args(db.args())
+    cmd.args(db_args(db))
         .args(args)
         .env_remove("SEXTANT_DATABASE_URL")
         .env("RUST_LOG", "warn");
@@ -123,7 +64,7 @@ impl ServerProcess {
     pub fn start_with_env(db: &TestDb, env: &[(&str, &str)]) -> ServerProcess {
         let mut cmd = Command::new(BIN);
         cmd.envs(env.iter().copied());
-        cmd.args(db.args())
+        cmd.args(db_args(db))
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env_remove("SEXTANT_DATABASE_URL")
             .env("RUST_LOG", "warn")
@@ -209,18 +150,6 @@ pub fn get_json(agent: &ureq::Agent, url: &str, token: &str) -> (u16, serde_json
         status,
         serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
     )
-}
-
-/// Polls `check` until it returns `Some`, or panics after `timeout`.
-pub fn wait_until<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::park_timeout(Duration::from_millis(25));
-    }
 }
 
 /// An envelope with one error event.

@@ -1,7 +1,5 @@
-//! HTTP plumbing for the harness: fully-read responses, body framing, auth headers,
-//! condition waits and URL encoding.
-
-use std::time::{Duration, Instant};
+//! HTTP plumbing for the harness: fully-read responses, body framing, auth headers and
+//! URL encoding.
 
 use serde_json::Value;
 
@@ -58,28 +56,6 @@ pub fn body_json(r: &Resp) -> Value {
 /// `X-Sentry-Auth` value for a key, as sentry-python writes it.
 pub fn sentry_auth(public_key: &str) -> String {
     format!("Sentry sentry_key={public_key}, sentry_version=7, sentry_client=sextant-e2e/1.0")
-}
-
-/// Polls `condition` until it holds or `timeout` passes; returns whether it held. Waits
-/// between polls with a growing backoff (at most 100 ms) — a wait on a condition with a
-/// deadline, never a fixed delay.
-pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(5);
-    loop {
-        if condition() {
-            return true;
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return false;
-        }
-        let until = (now + pause).min(deadline);
-        while Instant::now() < until {
-            std::thread::park_timeout(until - Instant::now());
-        }
-        pause = (pause * 2).min(Duration::from_millis(100));
-    }
 }
 
 /// Percent-encodes a query-string value.

@@ -1,15 +1,17 @@
 //! Test harness: one real Sextant server per test on 127.0.0.1:0 with its own fresh
-//! database, an admin API token, and blocking HTTP helpers (ureq) for plain `#[test]`s.
+//! database (`sextant_testkit::TestDb`: SQLite, or PostgreSQL when `SEXTANT_TEST_PG_URL`
+//! is set), an admin API token, and blocking HTTP helpers (ureq) for plain `#[test]`s.
 #![allow(dead_code)] // each test module uses a different subset
 
 pub mod accounts;
-pub mod db;
 pub mod envelope;
 pub mod event;
 pub mod http;
+mod pipeline;
 pub mod sdk;
 
-pub use self::http::{Body, Resp, body_json, encode, sentry_auth, wait_until};
+pub use self::http::{Body, Resp, body_json, encode, sentry_auth};
+pub use sextant_testkit::wait_until;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,10 +19,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sextant_server::config::Config;
+use sextant_server::pipeline::Progress;
 use sextant_storage::{Store, TokenScope};
+use sextant_testkit::TestDb;
 use ureq::SendBody;
-
-use self::db::TestDb;
 
 /// How long to wait for asynchronous processing before a test gives up.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -37,8 +39,10 @@ pub struct TestApp {
     config: Config,
     store: Option<Arc<dyn Store>>,
     rt: Option<tokio::runtime::Runtime>,
-    server: Option<tokio::task::JoinHandle<Result<(), sextant_server::ServerError>>>,
+    server: Option<ServerTask>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The running server's pipeline, for [`TestApp::drain`].
+    progress: Progress,
     // Dropped last: the database outlives the server and every pool.
     pub db: TestDb,
 }
@@ -50,9 +54,9 @@ impl TestApp {
 
     /// Starts a server whose configuration `adjust` may change (limits, rate limit …).
     pub fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
-        let db = TestDb::create();
+        let db = TestDb::new();
         let mut config = Config {
-            data_dir: db.dir.path().to_path_buf(),
+            data_dir: db.path().to_path_buf(),
             database_url: db.url.clone(),
             ..Config::default()
         };
@@ -87,15 +91,7 @@ impl TestApp {
         ))
         .expect("create admin token");
 
-        let listener = {
-            let _guard = rt.enter();
-            tokio::net::TcpListener::from_std(listener).expect("tokio listener")
-        };
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = rt.spawn(sextant_server::run(config.clone(), listener, async move {
-            let _ = rx.await;
-        }));
-
+        let (server, shutdown, progress) = start_server(&rt, &config, listener);
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(60)))
@@ -115,7 +111,8 @@ impl TestApp {
             store: Some(store),
             rt: Some(rt),
             server: Some(server),
-            shutdown: Some(tx),
+            shutdown: Some(shutdown),
+            progress,
             db,
         };
         app.wait_until_ready();
@@ -165,24 +162,11 @@ impl TestApp {
             .expect("nonblocking listener");
         let addr = listener.local_addr().expect("local addr");
         self.config.listen = addr;
-        let listener = {
-            let _guard = self.rt.as_ref().expect("runtime").enter();
-            tokio::net::TcpListener::from_std(listener).expect("tokio listener")
-        };
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = self
-            .rt
-            .as_ref()
-            .expect("runtime")
-            .spawn(sextant_server::run(
-                self.config.clone(),
-                listener,
-                async move {
-                    let _ = rx.await;
-                },
-            ));
+        let rt = self.rt.as_ref().expect("runtime");
+        let (server, shutdown, progress) = start_server(rt, &self.config, listener);
         self.server = Some(server);
-        self.shutdown = Some(tx);
+        self.shutdown = Some(shutdown);
+        self.progress = progress;
         self.base_url = format!("http://{addr}");
         self.dsn = format!("http://{}@{addr}/{}", self.public_key, self.project_id);
         self.wait_until_ready();
@@ -351,91 +335,36 @@ impl TestApp {
         r.json()["id"].as_str().unwrap_or_default().to_string()
     }
 
-    /// Sends an error event built from `event` (see `envelope::event_envelope`) and
-    /// waits until the API serves it. Returns the stored event JSON.
-    pub fn ingest_event(&self, event: Value) -> Value {
-        let (id, body) = envelope::event_envelope(event);
-        assert_eq!(self.send_ok(body), id);
-        self.wait_for_event(&id)
-    }
-
-    // --- waiting on the pipeline ------------------------------------------------------
-
-    pub fn event_path(&self, event_id: &str) -> String {
-        format!("/api/0/projects/default/default/events/{event_id}/")
-    }
-
-    /// Polls the event endpoint until it answers 200; panics after `WAIT`.
-    pub fn wait_for_event(&self, event_id: &str) -> Value {
-        let mut last = (0, Value::Null);
-        let found = wait_until(WAIT, || {
-            last = self.get(&self.event_path(event_id));
-            last.0 == 200
-        });
-        assert!(
-            found,
-            "event {event_id} not served within {WAIT:?}; last answer {} {}",
-            last.0, last.1
-        );
-        last.1
-    }
-
-    /// Issues of the default project for `query` (URL-encoded here), first page.
-    pub fn issues(&self, query: &str) -> Vec<Value> {
-        let path = format!(
-            "/api/0/projects/default/default/issues/?query={}",
-            encode(query)
-        );
-        let (status, body) = self.get(&path);
-        assert_eq!(status, 200, "GET {path}: {body}");
-        body.as_array()
-            .cloned()
-            .unwrap_or_else(|| panic!("issue list is not an array: {body}"))
-    }
-
-    /// Waits until `query` lists exactly `n` issues; returns them.
-    pub fn wait_for_issues(&self, query: &str, n: usize) -> Vec<Value> {
-        let mut last = Vec::new();
-        let ok = wait_until(WAIT, || {
-            last = self.issues(query);
-            last.len() == n
-        });
-        assert!(
-            ok,
-            "expected {n} issues for {query:?} within {WAIT:?}, got {}: {last:#?}",
-            last.len()
-        );
-        last
-    }
-
-    pub fn issue(&self, id: &str) -> Value {
-        let (status, body) = self.get(&format!("/api/0/organizations/default/issues/{id}/"));
-        assert_eq!(status, 200, "GET issue {id}: {body}");
-        body
-    }
-
-    /// Number of stored events of the default project, from the store.
-    pub fn event_count(&self) -> i64 {
-        self.block_on(self.store().count_events(self.project_id))
-            .expect("count_events")
-    }
-
-    /// Sends a valid event and waits for it: everything accepted before it has been
-    /// processed too (the inbox is processed in order).
-    pub fn barrier(&self) -> Value {
-        self.ingest_event(serde_json::json!({
-            "message": format!("barrier {}", uuid::Uuid::new_v4().simple()),
-            "level": "info",
-            "fingerprint": ["e2e-barrier"],
-        }))
-    }
-
     /// `GET /metrics` as text.
     pub fn metrics(&self) -> String {
         let r = self.request("GET", "/metrics", &[], Body::None);
         assert_eq!(r.status, 200, "GET /metrics: {}", r.text());
         r.text()
     }
+}
+
+type ServerTask = tokio::task::JoinHandle<Result<(), sextant_server::ServerError>>;
+
+/// Opens the server's storage on `rt` and starts serving `listener` in a task; returns
+/// the task, the sender that stops it, and its pipeline's progress.
+fn start_server(
+    rt: &tokio::runtime::Runtime,
+    config: &Config,
+    listener: std::net::TcpListener,
+) -> (ServerTask, tokio::sync::oneshot::Sender<()>, Progress) {
+    let listener = {
+        let _guard = rt.enter();
+        tokio::net::TcpListener::from_std(listener).expect("tokio listener")
+    };
+    let server = rt
+        .block_on(sextant_server::Server::prepare(config.clone(), listener))
+        .unwrap_or_else(|e| panic!("the server did not start: {e}"));
+    let progress = server.progress();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = rt.spawn(server.serve(async move {
+        let _ = rx.await;
+    }));
+    (task, tx, progress)
 }
 
 impl Drop for TestApp {

@@ -3,7 +3,7 @@
 
 use sqlx::Connection;
 
-use super::{SQLITE_MIGRATIONS, open};
+use crate::sql::{SQLITE_MIGRATIONS, open};
 
 /// The last migration before the counter tables were rebuilt without rowids.
 const BEFORE_COMPACT_COUNTERS: i64 = 5;

@@ -1,9 +1,9 @@
 //! Tag value counts that SQLite file stores defer past their batches: what the database
 //! holds before and after a flush, across a restart, and when events are deleted. The
-//! helpers serve the PostgreSQL tests too (`deferred_tags_pg_tests`).
+//! helpers serve the PostgreSQL tests too (`deferred_tags_pg`).
 
-use super::{SqlStore, open};
 use crate::model::*;
+use crate::sql::{SqlStore, open};
 
 async fn store_at(dir: &tempfile::TempDir) -> SqlStore {
     open(&format!("sqlite://{}/sextant.db", dir.path().display()))
