@@ -136,4 +136,117 @@ fn any_not_found() -> MethodRouter<AppState> {
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    //! The router as the server mounts it: routes answer with and without their trailing
+    //! slash, other paths and methods get JSON errors, and the ingest routes merge in.
+
+    use std::sync::Arc;
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::post;
+    use http_body_util::BodyExt;
+    use serde_json::Value;
+    use sextant_storage::TokenScope;
+    use tower::ServiceExt;
+
+    use super::router;
+    use crate::config::Config;
+    use crate::pipeline::{Pipeline, Progress};
+    use crate::state::AppState;
+
+    /// A state on an in-memory store with the default project, and an admin token.
+    async fn state() -> (AppState, String) {
+        let store = sextant_storage::open("sqlite::memory:")
+            .await
+            .expect("store");
+        store.bootstrap_default().await.expect("bootstrap");
+        let token = crate::accounts::token::generate_token();
+        let hash = crate::accounts::token::hash_token(&token);
+        store
+            .create_token(&hash, TokenScope::Admin, "test")
+            .await
+            .expect("token");
+        let config = Config::default();
+        let metrics = crate::metrics::Metrics::new();
+        let live = crate::pipeline::notice::live_channel();
+        let (_, pipeline) = Pipeline::start(
+            store.clone(),
+            &config.pipeline,
+            metrics.clone(),
+            live.clone(),
+            crate::disk::DiskGuard::new(None, 0),
+            Progress::new(),
+        );
+        let state = AppState {
+            config: Arc::new(config),
+            clock: store.clock(),
+            store,
+            pipeline,
+            metrics,
+            rate_limiter: Arc::new(crate::rate_limit::RateLimiter::new()),
+            decode_budget: crate::memory_budget::MemoryBudget::new(1 << 20),
+            bound: "127.0.0.1:9000".parse().unwrap(),
+            live,
+            login_throttle: Arc::new(crate::accounts::throttle::LoginThrottle::new()),
+        };
+        (state, format!("Bearer {token}"))
+    }
+
+    /// Sends a request; returns the status and the body as JSON (`Null` if it is not).
+    async fn call(app: &Router, method: &str, path: &str, auth: &str) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(path);
+        if !auth.is_empty() {
+            request = request.header("Authorization", auth);
+        }
+        let response = app
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    #[tokio::test]
+    async fn routes_answer_with_and_without_the_trailing_slash() {
+        let (state, bearer) = state().await;
+        let app = router().with_state(state);
+        for path in ["/api/0/projects/", "/api/0/projects"] {
+            let (status, body) = call(&app, "GET", path, &bearer).await;
+            assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+            assert_eq!(body[0]["slug"], "default", "GET {path}: {body}");
+            let (status, body) = call(&app, "GET", path, "").await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "GET {path}: {body}");
+        }
+        let (status, body) = call(&app, "GET", "/api/0/no-such-route/", &bearer).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        assert!(body["detail"].is_string(), "a JSON error: {body}");
+        let (status, body) = call(&app, "PATCH", "/api/0/projects/", &bearer).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
+        assert!(body["detail"].is_string(), "a JSON error: {body}");
+    }
+
+    #[tokio::test]
+    async fn the_ingest_routes_merge_in_and_keep_their_handlers() {
+        let (state, bearer) = state().await;
+        let ingest: Router<AppState> = Router::new()
+            .route("/api/{project_id}/envelope/", post(|| async { "envelope" }))
+            .route("/api/{project_id}/store/", post(|| async { "store" }));
+        let app = router().merge(ingest).with_state(state);
+        for (path, answer) in [("/api/1/envelope/", "envelope"), ("/api/1/store/", "store")] {
+            let response = app
+                .clone()
+                .oneshot(Request::post(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "POST {path}");
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(body, answer.as_bytes(), "POST {path}");
+        }
+        let (status, body) = call(&app, "GET", "/api/0/projects/", &bearer).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+}

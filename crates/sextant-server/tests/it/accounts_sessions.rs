@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sextant_storage::{Role, TokenScope};
 
-use crate::support::TestApp;
 use crate::support::accounts::csrf_in;
+use crate::support::envelope::event_envelope;
+use crate::support::{Body, TestApp, sentry_auth};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -216,6 +217,30 @@ fn read_until(stream: &mut TcpStream, seen: &mut String, needle: &str) {
     }
 }
 
+/// Stores an event in project `shop` of a new organization `acme`; returns the event's id
+/// and its issue's.
+fn hidden_project_event(app: &TestApp) -> (String, i64) {
+    let store = app.store();
+    let acme = app.block_on(store.create_org("acme", "Acme")).expect("org");
+    let shop = app
+        .block_on(store.create_project(acme.id, "shop", "Shop", None))
+        .expect("project");
+    let key = app.block_on(store.create_key(shop.id, "k")).expect("key");
+    let (id, body) = event_envelope(json!({"message": "hidden one"}));
+    let r = app.request(
+        "POST",
+        &format!("/api/{}/envelope/", shop.id),
+        &[("X-Sentry-Auth", &sentry_auth(&key.public_key))],
+        Body::Bytes(body),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    app.drain();
+    let event = app
+        .block_on(store.get_event(shop.id, &id))
+        .expect("the hidden event is stored");
+    (id, event.issue_id.expect("an issue"))
+}
+
 #[test]
 fn the_live_stream_reports_processed_events_of_visible_projects_only() {
     let app = TestApp::spawn();
@@ -242,9 +267,22 @@ fn the_live_stream_reports_processed_events_of_visible_projects_only() {
             .contains("content-type: text/event-stream"),
         "{seen}"
     );
+    // An event of a project in another organization, which gus cannot see, processed
+    // before the visible one: a notice of it would reach the stream first.
+    let (hidden_id, hidden_issue) = hidden_project_event(&app);
+    assert_eq!(
+        app.page(&b.cookie, "/orgs/acme/shop/live").status,
+        404,
+        "gus cannot follow the hidden project"
+    );
     let event = app.ingest_event(json!({"message": "live one"}));
     let issue = crate::support::event::issue_id(&event);
-    read_until(&mut stream, &mut seen, &format!("\"issue_id\":{issue}"));
+    assert_ne!(issue, hidden_issue.to_string());
+    read_until(&mut stream, &mut seen, &format!("\"issue_id\":{issue},"));
+    assert!(
+        !seen.contains(&format!("\"issue_id\":{hidden_issue},")),
+        "the stream reported event {hidden_id} of a project gus cannot see: {seen}"
+    );
 
     // Signed out: no stream.
     let r = app.page("", "/orgs/default/default/live");
