@@ -7,8 +7,8 @@
 #   3. pass 2: every test target that has a PostgreSQL mode again, with SEXTANT_TEST_PG_URL
 #      set (one fresh database per test): the end-to-end tests (tests/it), the executable's
 #      cli, durability, hostile, overload and release_gate tests, the storage conformance
-#      suite and the storage unit tests; the local PostgreSQL cluster is started first if
-#      it is not running;
+#      suite and the unit tests (among them the storage's PostgreSQL ones); the local
+#      PostgreSQL cluster is started first if it is not running;
 #   4. the console's browser tests (tests/browser, node --test with playwright-core and
 #      Debian's chromium).
 #
@@ -74,12 +74,12 @@ env -u SEXTANT_TEST_PG_URL cargo test --workspace --no-fail-fast \
 
 if [[ "${SEXTANT_SKIP_PG:-0}" != 1 ]]; then
   say "pass 2: the tests with a PostgreSQL mode, on PostgreSQL ($PG_URL)"
-  SEXTANT_TEST_PG_URL="$PG_URL" cargo test --workspace --no-fail-fast \
+  # `--lib` takes in the storage unit tests that use PostgreSQL; the other libraries' unit
+  # tests come along (a few seconds) because building them alone would recompile.
+  SEXTANT_TEST_PG_URL="$PG_URL" cargo test --workspace --no-fail-fast --lib \
     --test it --test cli --test durability --test hostile --test overload --test release_gate \
     --test conformance \
-    || failed+=("end-to-end and conformance tests on PostgreSQL")
-  SEXTANT_TEST_PG_URL="$PG_URL" cargo test -p sextant-storage --lib --no-fail-fast \
-    || failed+=("storage unit tests on PostgreSQL")
+    || failed+=("tests on PostgreSQL")
 else
   say "SEXTANT_SKIP_PG=1: skipping pass 2 (PostgreSQL)"
 fi
