@@ -294,6 +294,3 @@ impl Event {
 
 #[cfg(test)]
 mod tests;
-
-#[cfg(test)]
-mod tests_depth;

@@ -1,5 +1,7 @@
 //! End-to-end normalization behaviour on hand-written payloads.
 
+mod depth;
+
 use serde_json::{Value, json};
 
 use super::*;

@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
-use super::nesting::depth_of;
-use super::*;
+use super::super::nesting::depth_of;
+use super::super::*;
 
 fn ctx() -> NormalizeContext {
     NormalizeContext::new(1_795_512_000.0)
