@@ -165,7 +165,9 @@ pub trait AccountStore: Send + Sync + 'static {
     ) -> Result<Invite>;
     async fn find_invite(&self, token_hash: &str, now: Millis) -> Result<Option<Invite>>;
     async fn list_invites(&self, org_id: i64, now: Millis) -> Result<Vec<Invite>>;
-    async fn delete_invite(&self, id: i64) -> Result<()>;
+    /// Deletes (uses up) an invite; `true` when this call deleted it, so of two
+    /// redemptions at once exactly one goes on.
+    async fn delete_invite(&self, id: i64) -> Result<bool>;
 
     // --- personal API tokens ----------------------------------------------------------
 

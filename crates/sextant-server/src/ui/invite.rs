@@ -58,12 +58,15 @@ impl InvitePage {
     }
 }
 
+/// What a link that cannot be used says, whatever the reason.
+const INVALID: &str = "This invite link is invalid or has expired.";
+
 async fn find_invite(state: &AppState, token: &str) -> UiResult<(Invite, Organization)> {
     let invite = state
         .store
         .find_invite(&hash_token(token), state.clock.now_ms())
         .await?
-        .ok_or_else(|| UiError::BadRequest("This invite link is invalid or has expired.".into()))?;
+        .ok_or_else(|| UiError::BadRequest(INVALID.into()))?;
     let org = state
         .store
         .list_orgs()
@@ -135,12 +138,15 @@ async fn redeem(
     let next = format!("/orgs/{}/settings", org.slug);
     if let Some(viewer) = current(headers, state).await? {
         viewer.form(body)?;
+        // Used up first, so that of two redemptions at once only one joins.
+        if !state.store.delete_invite(invite.id).await? {
+            return Err(UiError::BadRequest(INVALID.into()));
+        }
         // An invite adds a role, never takes one away: a member with a higher role keeps it.
         state
             .store
             .grant_member(org.id, viewer.user.id, invite.role)
             .await?;
-        state.store.delete_invite(invite.id).await?;
         return Ok(Redeemed::Joined(Redirect::to(&next).into_response()));
     }
     let form = Form::parse(body);
@@ -175,10 +181,15 @@ async fn redeem(
         }
         Err(e) => return Err(e.into()),
     };
+    // The account exists now; the invite still joins only one redemption. (Two at once
+    // can only race here for an invite without an email: with one, the second account
+    // creation is refused above.)
+    if !state.store.delete_invite(invite.id).await? {
+        return Err(UiError::BadRequest(INVALID.into()));
+    }
     state
         .store
         .grant_member(org.id, user.id, invite.role)
         .await?;
-    state.store.delete_invite(invite.id).await?;
     Ok(Redeemed::Joined(sign_in(state, &user, &next).await?))
 }

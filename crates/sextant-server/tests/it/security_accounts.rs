@@ -71,6 +71,37 @@ fn an_invite_never_lowers_a_members_role() {
     assert_eq!(role_in_default(&app, mia), Some(Role::Admin));
 }
 
+/// One link, followed by two signed-in users at once: one joins, the other is told the
+/// link cannot be used.
+#[test]
+fn an_invite_link_is_used_up_by_one_redemption() {
+    let app = TestApp::spawn();
+    app.create_user(
+        "olive@example.com",
+        PASSWORD,
+        Some(("default", Role::Owner)),
+    );
+    let sam = app.create_user("sam@example.com", PASSWORD, None);
+    let tia = app.create_user("tia@example.com", PASSWORD, None);
+    let olive_b = app.sign_in("olive@example.com", PASSWORD);
+    let sam_b = app.sign_in("sam@example.com", PASSWORD);
+    let tia_b = app.sign_in("tia@example.com", PASSWORD);
+    let link = invite(&app, &olive_b, "member", "sam@example.com");
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| app.browser_post(&sam_b, &link, &[]).status);
+        let b = s.spawn(|| app.browser_post(&tia_b, &link, &[]).status);
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let mut statuses = [a, b];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [303, 400], "one joins, one is refused");
+    let joined = [sam, tia]
+        .into_iter()
+        .filter(|u| role_in_default(&app, *u).is_some())
+        .count();
+    assert_eq!(joined, 1);
+}
+
 #[test]
 fn admins_cannot_change_owners_and_the_last_owner_stays() {
     let app = TestApp::spawn();

@@ -298,12 +298,12 @@ impl AccountStore for SqlStore {
         all.iter().map(invite).collect()
     }
 
-    async fn delete_invite(&self, id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM invites WHERE id = $1")
+    async fn delete_invite(&self, id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM invites WHERE id = $1")
             .bind(id)
             .execute(&self.writer)
             .await?;
-        Ok(())
+        Ok(done.rows_affected() > 0)
     }
 
     async fn create_user_token(

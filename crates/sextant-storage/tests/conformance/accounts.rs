@@ -290,3 +290,36 @@ pub async fn user_tokens_listed_and_revoked(store: Shared) {
         Err(StoreError::NotFound)
     ));
 }
+
+#[store_test]
+pub async fn invites_expire_and_are_used_up_once(store: Shared) {
+    let org = store.create_org("acme", "Acme").await.unwrap();
+    let invite = store
+        .create_invite(org.id, "hash-1", Role::Admin, "new@example.com", 10_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        (invite.role, invite.email.as_str()),
+        (Role::Admin, "new@example.com")
+    );
+    assert_eq!(
+        store
+            .find_invite("hash-1", 9_999)
+            .await
+            .unwrap()
+            .map(|i| i.id),
+        Some(invite.id)
+    );
+    assert_eq!(store.find_invite("hash-1", 10_001).await.unwrap(), None);
+    assert_eq!(store.find_invite("other", 9_999).await.unwrap(), None);
+    assert_eq!(store.list_invites(org.id, 9_999).await.unwrap().len(), 1);
+
+    // Two redemptions at once: exactly one uses the invite up.
+    let (a, b) = tokio::join!(
+        store.delete_invite(invite.id),
+        store.delete_invite(invite.id)
+    );
+    assert!(a.unwrap() ^ b.unwrap(), "exactly one deletion");
+    assert_eq!(store.find_invite("hash-1", 9_999).await.unwrap(), None);
+    assert!(!store.delete_invite(invite.id).await.unwrap());
+}
