@@ -122,8 +122,14 @@ pub fn decode_body(
     Ok(Bytes::from_owner(body.make_read_only().map_err(fail)?))
 }
 
-/// Decoded bodies up to this size are read in one pass; typical events are far smaller.
-const SMALL_BODY: usize = 1 << 20;
+/// Decoded bodies up to this size are read in one pass into the heap; typical events are
+/// smaller. Larger ones go to their own mapping, so a burst of them leaves the
+/// allocator's heaps as they were.
+const SMALL_BODY: usize = 64 * 1024;
+
+/// The largest zstd window accepted: 8 MiB, what every level up to 19 uses (the levels
+/// past it need `--ultra`, which no SDK sends).
+const ZSTD_WINDOW_LOG_MAX: u32 = 23;
 
 /// The decoded body up to and including its first LF, or all of it when it has none,
 /// inflating no more than `max` bytes: enough to read an envelope's header before the
@@ -196,9 +202,16 @@ fn decoder<'a>(
                 }
             }
             Coding::Brotli => Box::new(brotli::Decompressor::new(reader, 64 * 1024)),
-            Coding::Zstd => Box::new(
-                zstd::stream::read::Decoder::new(reader).map_err(|e| decompression(codings, e))?,
-            ),
+            Coding::Zstd => {
+                let mut decoder = zstd::stream::read::Decoder::new(reader)
+                    .map_err(|e| decompression(codings, e))?;
+                // The sender's frame header says how large a window to allocate; without a
+                // bound one request could make the decoder take 128 MiB.
+                decoder
+                    .window_log_max(ZSTD_WINDOW_LOG_MAX)
+                    .map_err(|e| decompression(codings, e))?;
+                Box::new(decoder)
+            }
         };
     }
     Ok(reader)
@@ -327,5 +340,18 @@ mod tests {
 
         let plain = decode_first_line(None, b"{}", 64 * 1024).unwrap();
         assert_eq!(plain, b"{}");
+    }
+
+    #[test]
+    fn a_zstd_frame_asking_for_a_huge_window_is_refused() {
+        let frame = |window_log: u32| {
+            let mut encoder = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+            encoder.window_log(window_log).unwrap();
+            encoder.write_all(&b"{}".repeat(512)).unwrap();
+            Bytes::from(encoder.finish().unwrap())
+        };
+        assert!(decode(Some("zstd"), frame(ZSTD_WINDOW_LOG_MAX), 1 << 20).is_ok());
+        let err = decode(Some("zstd"), frame(27), 1 << 20).unwrap_err();
+        assert!(matches!(err, IngestError::Decompression { .. }), "{err:?}");
     }
 }
