@@ -176,10 +176,12 @@ fn first_start_creates_the_default_project_and_prints_its_dsn() {
 #[test]
 fn database_passwords_are_redacted_in_every_output() {
     let dir = tempfile::tempdir().unwrap();
-    // An invalid port and an unknown scheme fail at once, before any connection attempt.
+    // An invalid port and an unknown scheme fail before any connection attempt; a port
+    // where nothing listens fails on the first one, naming why.
     let urls = [
         "postgres://u:hunter2@127.0.0.1:99999/db?password=hunter3",
         "postgress://u:hunter2@127.0.0.1/db?sslmode=disable&password=hunter3",
+        "postgres://u:hunter2@127.0.0.1:1/db?password=hunter3",
     ];
     let commands: [&[&str]; 3] = [
         &["serve", "--listen", "127.0.0.1:0"],
@@ -217,6 +219,9 @@ fn database_passwords_are_redacted_in_every_output() {
                 assert!(!text.contains("hunter"), "{command:?} leaked: {text}");
                 assert!(text.contains("u:***@127.0.0.1"), "{command:?}: {text}");
                 assert!(text.contains("password=***"), "{command:?}: {text}");
+                if url.contains(":1/") {
+                    assert!(text.contains("Connection refused"), "{command:?}: {text}");
+                }
             }
         }
         let shown = run(&["show-config"], Some(url));

@@ -225,6 +225,15 @@ async fn open_sqlite(url: &str) -> Result<SqlStore> {
 async fn open_postgres(url: &str) -> Result<SqlStore> {
     let options =
         AnyConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl(e.to_string()))?;
+    // One connection first: a pool retries until its timeout and then reports only that
+    // it timed out, where this says why (refused, unknown host, bad password) at once.
+    {
+        use sqlx::Connection;
+        sqlx::AnyConnection::connect_with(&options)
+            .await?
+            .close()
+            .await?;
+    }
     let pool = AnyPoolOptions::new()
         .max_connections(POSTGRES_CONNECTIONS)
         .acquire_timeout(Duration::from_secs(30))
