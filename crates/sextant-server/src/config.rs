@@ -105,8 +105,9 @@ pub struct Limits {
     pub max_items: usize,
     /// `attachment` items in one envelope.
     pub max_attachment_items: usize,
-    /// Decompressed bytes held at once by every request being decoded; a request that
-    /// would go past it gets 429, so concurrent compression bombs cannot add up.
+    /// Decompressed bodies past 64 KiB, all requests together, for as long as each request
+    /// keeps its body; a request that would go past it gets 429, so concurrent
+    /// compression bombs cannot add up.
     pub max_decoding_bytes: usize,
     /// Ingest answers 507 while the database's disk has less free space than this.
     pub min_free_disk_bytes: u64,

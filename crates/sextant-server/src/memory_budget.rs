@@ -1,6 +1,6 @@
-//! A shared bound on bytes held at once by one kind of work, such as request bodies being
-//! decompressed. Each request reserves what it is about to allocate and gives it back when
-//! the reservation drops, so concurrent requests together never hold more than the bound,
+//! A shared bound on bytes held at once by one kind of work, such as decompressed request
+//! bodies. Each request reserves what it is about to allocate and gives it back when the
+//! reservation drops, so concurrent requests together never hold more than the bound,
 //! whatever each one is allowed on its own.
 
 use std::sync::Arc;
@@ -25,20 +25,18 @@ impl MemoryBudget {
         self.used.load(Ordering::Relaxed)
     }
 
-    /// An empty reservation, grown with [`Reservation::grow_to`].
-    pub fn reservation(self: &Arc<Self>) -> Reservation {
-        Reservation {
-            budget: self.clone(),
-            held: 0,
-        }
-    }
-
-    fn take(&self, n: usize) -> bool {
+    /// `n` bytes held until the reservation drops; `None` when the budget cannot spare
+    /// them.
+    pub fn reserve(self: &Arc<Self>, n: usize) -> Option<Reservation> {
         self.used
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
                 used.checked_add(n).filter(|&total| total <= self.max)
             })
-            .is_ok()
+            .ok()?;
+        Some(Reservation {
+            budget: self.clone(),
+            held: n,
+        })
     }
 }
 
@@ -47,21 +45,6 @@ impl MemoryBudget {
 pub struct Reservation {
     budget: Arc<MemoryBudget>,
     held: usize,
-}
-
-impl Reservation {
-    /// Holds `total` bytes in all; `false` (holding what it held before) when the budget
-    /// cannot spare the difference.
-    pub fn grow_to(&mut self, total: usize) -> bool {
-        if total <= self.held {
-            return true;
-        }
-        if !self.budget.take(total - self.held) {
-            return false;
-        }
-        self.held = total;
-        true
-    }
 }
 
 impl Drop for Reservation {
@@ -77,16 +60,12 @@ mod tests {
     #[test]
     fn reservations_share_the_bound_and_return_it_when_dropped() {
         let budget = MemoryBudget::new(100);
-        let mut a = budget.reservation();
-        let mut b = budget.reservation();
-        assert!(a.grow_to(60));
-        assert!(a.grow_to(40), "shrinking requests hold what they have");
-        assert!(!b.grow_to(41), "60 + 41 is over the bound");
-        assert!(b.grow_to(40));
+        let a = budget.reserve(60).expect("60 of 100");
+        assert!(budget.reserve(41).is_none(), "60 + 41 is over the bound");
+        let b = budget.reserve(40).expect("60 + 40");
         assert_eq!(budget.used(), 100);
         drop(a);
         assert_eq!(budget.used(), 40);
-        assert!(b.grow_to(100));
         drop(b);
         assert_eq!(budget.used(), 0);
     }

@@ -19,7 +19,7 @@ pub struct AppState {
     pub rate_limiter: Arc<RateLimiter>,
     /// The process's one clock (the store's).
     pub clock: Arc<dyn crate::clock::Clock>,
-    /// Bytes being decompressed by ingest requests, all together.
+    /// Large decompressed bodies held by ingest requests, all together.
     pub decode_budget: Arc<crate::memory_budget::MemoryBudget>,
     /// The address the server is bound to.
     pub bound: SocketAddr,

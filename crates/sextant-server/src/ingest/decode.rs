@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::error::IngestError;
-use crate::memory_budget::MemoryBudget;
+use crate::memory_budget::{MemoryBudget, Reservation};
 
 /// Collects the body, failing with 413 once more than `max_wire` bytes arrive. Works the
 /// same for `Content-Length` and chunked bodies.
@@ -66,7 +66,7 @@ pub fn is_encoded(header: Option<&str>) -> bool {
 ///
 /// A body that inflates past [`SMALL_BODY`] is not grown in place: the rest of the stream
 /// is only counted, and then decoded a second time into a mapping of its exact size,
-/// which is held against `budget`, shared by every request being decoded. So a
+/// which holds its bytes of `budget`, shared by every request, until it is dropped. So a
 /// compression bomb costs CPU up to `max_decoded` but never memory, growing buffers never
 /// hold two copies at once, and a request that would take the budget past its bound is
 /// refused (`Overloaded`) instead of waiting or allocating more.
@@ -107,19 +107,32 @@ pub fn decode_body(
     if total > max_decoded {
         return Err(IngestError::DecodedTooLarge { limit: max_decoded });
     }
-    let mut reservation = budget.reservation();
-    if !reservation.grow_to(total) {
-        return Err(IngestError::Overloaded {
-            retry_after: BUSY_RETRY_SECS,
-        });
-    }
+    let reservation = budget.reserve(total).ok_or(IngestError::Overloaded {
+        retry_after: BUSY_RETRY_SECS,
+    })?;
     // Its own mapping rather than the allocator's heap: unmapped when the last reference
     // drops, so a burst of large bodies leaves no resident memory behind.
     let mut body = memmap2::MmapMut::map_anon(total).map_err(fail)?;
     decoder(&codings, &wire)?
         .read_exact(&mut body)
         .map_err(fail)?;
-    Ok(Bytes::from_owner(body.make_read_only().map_err(fail)?))
+    Ok(Bytes::from_owner(Decoded {
+        body: body.make_read_only().map_err(fail)?,
+        _reservation: reservation,
+    }))
+}
+
+/// A large decoded body, which holds its bytes of the decoding budget for as long as the
+/// request keeps it.
+struct Decoded {
+    body: memmap2::Mmap,
+    _reservation: Reservation,
+}
+
+impl AsRef<[u8]> for Decoded {
+    fn as_ref(&self) -> &[u8] {
+        &self.body
+    }
 }
 
 /// Decoded bodies up to this size are read in one pass into the heap; typical events are
@@ -324,6 +337,13 @@ mod tests {
         let done = decode_body(Some("gzip"), gzip(&small), 8 << 20, &budget).unwrap();
         assert_eq!(done, small);
         assert_eq!(budget.used(), 0, "a finished decode gives its bytes back");
+
+        // A large body holds its bytes for as long as it is kept.
+        let large = vec![b'y'; 2 << 20];
+        let kept = decode_body(Some("gzip"), gzip(&large), 8 << 20, &budget).unwrap();
+        assert_eq!((kept.len(), budget.used()), (2 << 20, 2 << 20));
+        drop(kept);
+        assert_eq!(budget.used(), 0);
     }
 
     #[test]
