@@ -35,7 +35,6 @@ pub struct PipelineHandle {
     commit: Commit,
     admission: Arc<Admission>,
     metrics: Metrics,
-    progress: Progress,
 }
 
 /// How an accepted request reaches the inbox.
@@ -205,12 +204,6 @@ impl PipelineHandle {
         drop(permit);
         result.map_err(Refusal::CommitFailed)
     }
-
-    /// Returns once everything accepted so far has been processed; see
-    /// [`Progress::drained`].
-    pub async fn drained(&self) {
-        self.progress.drained().await;
-    }
 }
 
 /// The running background tasks. `shutdown` drains them.
@@ -280,7 +273,6 @@ impl Pipeline {
                 backlog,
             )),
             metrics,
-            progress,
         };
         (
             Pipeline {

@@ -1,5 +1,5 @@
 //! The processors' progress, for waiting until everything accepted so far is processed:
-//! tests, and a graceful stop, wait on the processor itself instead of on what the API
+//! tests wait on the processor itself (`Server::progress`) instead of on what the API
 //! shows.
 //!
 //! Every claim of inbox rows gets a sequence number when it starts. The pipeline is
