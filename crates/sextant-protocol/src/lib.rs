@@ -29,5 +29,5 @@ pub use event::{
     normalize_event_for_index, normalize_event_item,
 };
 pub use grouping::{GROUPING_CONFIG, Grouping, IssueMetadata, group, issue_metadata};
-pub use pipeline::{ProcessedEvent, process_event, process_event_for_index};
+pub use pipeline::{ProcessedEvent, process_event};
 pub use store_body::{StoreBodyError, decode_store_body};

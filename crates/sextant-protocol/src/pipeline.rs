@@ -1,13 +1,12 @@
-//! One-call event processing (normalize → group → metadata → tags). The server runs
-//! [`process_event_for_index`] per event item of a batch: it normalizes only what the
-//! stored columns and grouping read, since the payload is kept as sent and normalized in
-//! full when read. [`process_event`] does the same on the full normalization, which is
-//! what readers see, and is what the fixtures check.
+//! Event processing: normalize, then derive what is stored with an error event (grouping,
+//! issue metadata, tags) in [`ProcessedEvent::from_event`]. The server normalizes each
+//! event item with `normalize_event_for_index` (only what the stored columns and
+//! grouping read; the payload is kept as sent and normalized in full when read) and
+//! derives only for errors. [`process_event`] does both on the full normalization, which
+//! is what readers see, and is what the fixtures check.
 
 use crate::envelope::ItemType;
-use crate::event::{
-    Event, EventError, NormalizeContext, normalize_event_for_index, normalize_event_item,
-};
+use crate::event::{Event, EventError, NormalizeContext, normalize_event_item};
 use crate::grouping::{Grouping, IssueMetadata, group, issue_metadata};
 
 #[derive(Debug, Clone)]
@@ -26,22 +25,20 @@ pub fn process_event(
     item_type: &ItemType,
     ctx: &NormalizeContext,
 ) -> Result<ProcessedEvent, EventError> {
-    derive(normalize_event_item(payload, item_type, ctx)?)
+    Ok(ProcessedEvent::from_event(normalize_event_item(
+        payload, item_type, ctx,
+    )?))
 }
 
-/// [`process_event`] on the index normalization: what processing stores per event.
-pub fn process_event_for_index(
-    payload: &[u8],
-    ctx: &NormalizeContext,
-) -> Result<ProcessedEvent, EventError> {
-    derive(normalize_event_for_index(payload, ctx)?)
-}
-
-fn derive(event: Event) -> Result<ProcessedEvent, EventError> {
-    Ok(ProcessedEvent {
-        grouping: group(&event),
-        metadata: issue_metadata(&event),
-        tags: event.tags(),
-        event,
-    })
+impl ProcessedEvent {
+    /// What an error event is stored with, derived from its normalization (full or
+    /// index: both give the same answers here).
+    pub fn from_event(event: Event) -> ProcessedEvent {
+        ProcessedEvent {
+            grouping: group(&event),
+            metadata: issue_metadata(&event),
+            tags: event.tags(),
+            event,
+        }
+    }
 }

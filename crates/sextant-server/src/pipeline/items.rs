@@ -6,10 +6,11 @@
 
 use std::time::Duration;
 
+use sextant_protocol::ProcessedEvent;
 use sextant_protocol::client_report::parse_client_report;
 use sextant_protocol::envelope::{EnvelopeHeaders, ItemHeaders, ItemType, parse_envelope_spans};
 use sextant_protocol::event::NormalizeContext;
-use sextant_protocol::{ProcessedEvent, process_event_for_index};
+use sextant_protocol::event::normalize_event_for_index;
 use sextant_storage::{Batch, InboxRow, NewAttachment, NewEvent, NewRawItem, OutcomeDelta};
 
 use crate::metrics::Metrics;
@@ -343,25 +344,26 @@ fn process_event(ctx: &mut Row<'_>, item: &ItemRef<'_>) {
     };
     // The payload is stored as sent and normalized in full when read (`stored_event`);
     // here only what the columns and grouping derive from is normalized.
-    let processed = match process_event_for_index(item.payload, &normalize) {
-        Ok(processed) => processed,
+    let event = match normalize_event_for_index(item.payload, &normalize) {
+        Ok(event) => event,
         Err(err) => {
             tracing::debug!(error = %err, "event discarded");
             ctx.discard("event", "error", DiscardReason::InvalidEvent);
             return;
         }
     };
-    match processed.event.event_type() {
+    match event.event_type() {
         // Transactions and feedback sent as `event` items are kept with their kind.
         "transaction" | "feedback" => keep_raw(ctx, item),
         _ => {
             // With the id resolved here, reading gives the event this same id even when
             // neither the envelope nor the payload had a valid one.
             let facts = NormalizeContext {
-                envelope_event_id: Some(processed.event.event_id().to_string()),
+                envelope_event_id: Some(event.event_id().to_string()),
                 ..normalize
             };
             let payload = crate::stored_event::encode(&facts, &item.stored_payload());
+            let processed = ProcessedEvent::from_event(event);
             let new_event = to_new_event(entry.project_id, entry.received_at, processed, payload);
             ctx.batch.events.push(new_event);
             ctx.accept(item);
