@@ -25,7 +25,7 @@ pub use envelope::{
     parse_envelope, parse_envelope_spans,
 };
 pub use event::{
-    Event, EventError, NormalizeContext, check_event_json, normalize_event,
+    Event, EventError, NormalizeContext, check_event_json, check_event_object, normalize_event,
     normalize_event_for_index, normalize_event_item,
 };
 pub use grouping::{GROUPING_CONFIG, Grouping, IssueMetadata, group, issue_metadata};

@@ -104,7 +104,12 @@ pub fn normalize_event_item(
 /// with a 400 rather than accepted and then lost.
 pub fn check_event_json(payload: &[u8]) -> Result<(), serde_json::Error> {
     serde_json::from_slice::<serde::de::IgnoredAny>(payload)?;
-    // Valid JSON whose first token opens an object is an object.
+    check_event_object(payload)
+}
+
+/// The object half of [`check_event_json`], for callers that parse the payload anyway:
+/// valid JSON whose first token opens an object is an object.
+pub fn check_event_object(payload: &[u8]) -> Result<(), serde_json::Error> {
     let first = payload.iter().find(|b| !b.is_ascii_whitespace());
     let kind = match first {
         Some(b'{') => return Ok(()),

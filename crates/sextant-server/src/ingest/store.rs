@@ -75,11 +75,12 @@ async fn accept(
     })?;
     // The envelope endpoint's check: anything but a JSON object would be acknowledged
     // and then discarded by processing (the probe alone reads `[id, type]` as fields).
+    // The probe's parse checks the syntax, so only the object test is added.
     let invalid = |e: serde_json::Error| IngestError::InvalidJson {
         item_type: "event".into(),
         reason: e.to_string(),
     };
-    sextant_protocol::check_event_json(&json).map_err(invalid)?;
+    sextant_protocol::check_event_object(&json).map_err(invalid)?;
     let probe: Probe = serde_json::from_slice(&json).map_err(invalid)?;
     let event_id = probe
         .event_id
