@@ -142,9 +142,13 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, EnvelopeError> {
 /// [`parse_envelope_spans`] reads it: enough to authenticate a request before the rest
 /// of its body is decoded.
 pub fn parse_envelope_header(line: &[u8]) -> Result<EnvelopeHeaders, EnvelopeError> {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    match json_at(line, 0) {
-        Ok(Some((Value::Object(raw), _))) => envelope_headers(raw),
+    header_at(line.strip_suffix(b"\n").unwrap_or(line)).map(|(headers, _)| headers)
+}
+
+/// The envelope header at the start of `body`, and where its JSON ends.
+fn header_at(body: &[u8]) -> Result<(EnvelopeHeaders, usize), EnvelopeError> {
+    match json_at(body, 0) {
+        Ok(Some((Value::Object(raw), end))) => Ok((envelope_headers(raw)?, end)),
         Ok(Some(_)) => Err(EnvelopeError::InvalidHeader("not a JSON object".into())),
         Ok(None) => Err(EnvelopeError::Empty),
         Err(e) => Err(EnvelopeError::InvalidHeader(e)),
@@ -155,16 +159,8 @@ pub fn parse_envelope_header(line: &[u8]) -> Result<EnvelopeHeaders, EnvelopeErr
 pub fn parse_envelope_spans(
     body: &[u8],
 ) -> Result<(EnvelopeHeaders, Vec<ItemSpan>), EnvelopeError> {
-    let (header, end) = match json_at(body, 0) {
-        Ok(Some(found)) => found,
-        Ok(None) => return Err(EnvelopeError::Empty),
-        Err(e) => return Err(EnvelopeError::InvalidHeader(e)),
-    };
-    let Value::Object(raw) = header else {
-        return Err(EnvelopeError::InvalidHeader("not a JSON object".into()));
-    };
+    let (headers, end) = header_at(body)?;
     require_newline(body, end)?;
-    let headers = envelope_headers(raw)?;
 
     let mut items = Vec::new();
     let mut pos = end + 1;
