@@ -28,7 +28,7 @@ pub(super) fn user(row: &AnyRow) -> Result<User> {
     })
 }
 
-fn role(row: &AnyRow) -> Result<Role> {
+pub(super) fn role(row: &AnyRow) -> Result<Role> {
     let raw: String = row.try_get("role")?;
     Role::parse(&raw).ok_or_else(|| corrupt("role", &raw))
 }

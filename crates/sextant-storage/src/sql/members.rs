@@ -8,7 +8,7 @@
 
 use sqlx::{AssertSqlSafe, Row};
 
-use super::accounts::{USER_COLUMNS, user};
+use super::accounts::{USER_COLUMNS, role, user};
 use super::{Backend, SqlStore};
 use crate::accounts::{Role, User};
 use crate::{Result, StoreError};
@@ -40,12 +40,7 @@ async fn lock_members(tx: &mut Tx, backend: Backend, org_id: i64) -> Result<Vec<
         .fetch_all(&mut **tx)
         .await?;
     rows.iter()
-        .map(|r| {
-            let raw: String = r.try_get("role")?;
-            let role = Role::parse(&raw)
-                .ok_or_else(|| StoreError::Backend(format!("unexpected stored role: {raw:?}")))?;
-            Ok((r.try_get("user_id")?, role))
-        })
+        .map(|r| Ok((r.try_get("user_id")?, role(r)?)))
         .collect()
 }
 
