@@ -145,8 +145,9 @@ impl SqlStore {
             return Ok(None);
         }
         // Two PostgreSQL nodes may race here; the loser hits the slug constraint and
-        // reports that nothing was created.
-        let org = match insert_org(&mut tx, "default", "Default", self.clock.now_ms()).await {
+        // reports that nothing was created. The three rows share one creation time.
+        let now = self.clock.now_ms();
+        let org = match insert_org(&mut tx, "default", "Default", now).await {
             Err(StoreError::Conflict(_)) => return Ok(None),
             other => other?,
         };
@@ -157,10 +158,10 @@ impl SqlStore {
             "default",
             "Default",
             None,
-            self.clock.now_ms(),
+            now,
         )
         .await?;
-        let key = insert_key(&mut tx, project.id, "Default", self.clock.now_ms()).await?;
+        let key = insert_key(&mut tx, project.id, "Default", now).await?;
         tx.commit().await?;
         Ok(Some((org, project, key)))
     }
