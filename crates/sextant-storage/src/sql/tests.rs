@@ -137,3 +137,18 @@ async fn sqlite_fts_index_follows_issues() {
         .unwrap();
     assert!(sqlx::query(check).execute(&store.writer).await.is_err());
 }
+
+/// A store opened with a clock stamps its rows with that clock, so a test can set time.
+#[tokio::test]
+async fn rows_are_stamped_by_the_clock_the_store_was_opened_with() {
+    let clock = std::sync::Arc::new(crate::clock::ManualClock::new(1_000));
+    let store = crate::open_with_clock("sqlite::memory:", clock.clone())
+        .await
+        .unwrap();
+    let (org, project, _) = store.bootstrap_default().await.unwrap().unwrap();
+    assert_eq!((org.created_at, project.created_at), (1_000, 1_000));
+    clock.advance(500);
+    assert_eq!(store.clock().now_ms(), 1_500);
+    let later = store.create_org("later", "Later").await.unwrap();
+    assert_eq!(later.created_at, 1_500);
+}
