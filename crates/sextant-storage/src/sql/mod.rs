@@ -1,7 +1,7 @@
 //! The SQL implementation of `Store`: connecting, migrating, and helpers shared by the
 //! per-domain modules. One SQL text serves both backends through sqlx's `Any` driver;
 //! `Backend` is consulted only where the dialects must differ (DDL, search, row claims).
-//! Migrations live in `migrations/sqlite` and `migrations/postgres`; `upgrade_tests.rs`
+//! Migrations live in `migrations/sqlite` and `migrations/postgres`; `tests/upgrade.rs`
 //! checks that a migration which rebuilds a table keeps its rows.
 //!
 //! An SQLite file store (WAL mode) has three ways in:

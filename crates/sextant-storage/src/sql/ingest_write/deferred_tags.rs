@@ -26,8 +26,8 @@
 //!   count each batch once: the second waits for the first's row locks and then finds
 //!   those rows gone.
 //!
-//! `sql/deferred_tags_tests.rs` covers the mark, a restart and reused row ids;
-//! `sql/deferred_tags_pg_tests.rs` two nodes, a stopped node and events deleted before
+//! `sql/tests/deferred_tags.rs` covers the mark, a restart and reused row ids;
+//! `sql/tests/deferred_tags_pg.rs` two nodes, a stopped node and events deleted before
 //! their flush.
 
 use std::borrow::Cow;
