@@ -3,7 +3,7 @@
 //! flushing, and events deleted before their flush. Each test gets a fresh database on
 //! the server named by `SEXTANT_TEST_PG_URL`; unset, these tests pass without running.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sextant_testkit::TestDb;
 
@@ -95,19 +95,20 @@ async fn a_node_counts_what_a_stopped_one_deferred() {
     // A node that starts counts as waiting from then on: its idle rounds flush once that
     // has lasted long enough, with no batch or read of its own.
     let c = open(db.url()).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while pending(&c).await != Some(0) {
-        assert!(
-            Instant::now() < deadline,
-            "the stopped node's counts were never flushed"
-        );
-        let idle = c
-            .process_inbox(10, &|_: &[InboxRow]| panic!("nothing is queued"))
-            .await
-            .unwrap();
-        assert_eq!(idle.rows, 0);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let handle = tokio::runtime::Handle::current();
+    let flushed = tokio::task::block_in_place(|| {
+        sextant_testkit::wait_until(Duration::from_secs(10), || {
+            handle.block_on(async {
+                let idle = c
+                    .process_inbox(10, &|_: &[InboxRow]| panic!("nothing is queued"))
+                    .await
+                    .unwrap();
+                assert_eq!(idle.rows, 0);
+                pending(&c).await == Some(0)
+            })
+        })
+    });
+    assert!(flushed, "the stopped node's counts were never flushed");
     assert_eq!(stored_counts(&c).await, Some(4));
 
     drop(c);
