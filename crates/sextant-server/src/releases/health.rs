@@ -11,8 +11,9 @@ pub const DAY_MS: i64 = 24 * HOUR_MS;
 pub const HEALTH_WINDOW_MS: i64 = 90 * DAY_MS;
 /// Adoption is a "right now" figure: the share of the last day's sessions.
 pub const ADOPTION_WINDOW_MS: i64 = DAY_MS;
-/// Sessions may carry a timestamp a little ahead of the server's clock.
-const CLOCK_SLACK_MS: i64 = 60_000;
+/// Sessions may carry a timestamp a little ahead of the server's clock: windows that end
+/// "now" end this much later.
+pub const CLOCK_SLACK_MS: i64 = 60_000;
 
 /// Crash-free share in percent: 1 − crashed / total; `None` without sessions.
 pub fn crash_free(crashed: i64, total: i64) -> Option<f64> {
@@ -142,6 +143,24 @@ pub async fn recent_sessions(
     Ok(all.total)
 }
 
+/// The session totals of `version` over [`HEALTH_WINDOW_MS`].
+pub async fn totals(
+    store: &dyn Store,
+    project_id: i64,
+    version: &str,
+    now: i64,
+) -> Result<SessionTotals, StoreError> {
+    store
+        .session_totals(&scope(
+            project_id,
+            Some(version),
+            None,
+            now - HEALTH_WINDOW_MS,
+            now + CLOCK_SLACK_MS,
+        ))
+        .await
+}
+
 /// The [`Summary`] of `version`, given the project's [`recent_sessions`].
 pub async fn summary(
     store: &dyn Store,
@@ -150,23 +169,14 @@ pub async fn summary(
     recent_all: i64,
     now: i64,
 ) -> Result<Summary, StoreError> {
-    let to = now + CLOCK_SLACK_MS;
-    let totals = store
-        .session_totals(&scope(
-            project_id,
-            Some(version),
-            None,
-            now - HEALTH_WINDOW_MS,
-            to,
-        ))
-        .await?;
+    let totals = totals(store, project_id, version, now).await?;
     let recent = store
         .session_totals(&scope(
             project_id,
             Some(version),
             None,
             now - ADOPTION_WINDOW_MS,
-            to,
+            now + CLOCK_SLACK_MS,
         ))
         .await?;
     Ok(Summary {

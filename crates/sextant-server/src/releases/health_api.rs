@@ -13,7 +13,7 @@ use sextant_storage::SessionBucket;
 
 use super::config::GateSettings;
 use super::gate::{self, Baseline, CheckRequest, GateError};
-use super::health::{self, DAY_MS, HEALTH_WINDOW_MS, HOUR_MS};
+use super::health::{self, DAY_MS, HOUR_MS};
 use super::serialize::health_json;
 use crate::api::auth::Auth;
 use crate::api::error::{ApiError, ApiResult};
@@ -31,7 +31,7 @@ fn period(params: &Params, now: i64) -> ApiResult<(i64, i64)> {
             .unwrap_or(DAY_MS),
         None => DAY_MS,
     };
-    Ok((now - len, now + 60_000))
+    Ok((now - len, now + health::CLOCK_SLACK_MS))
 }
 
 /// Crash-free sessions per interval, as JSON.
@@ -187,16 +187,7 @@ pub async fn details(
         .list_release_commits(project.id, version)
         .await?;
     let now = state.clock.now_ms();
-    let totals = state
-        .store
-        .session_totals(&health::scope(
-            project.id,
-            Some(version),
-            None,
-            now - HEALTH_WINDOW_MS,
-            now + 60_000,
-        ))
-        .await?;
+    let totals = health::totals(state.store.as_ref(), project.id, version, now).await?;
     body["deploysByEnvironment"] = json!(by_env);
     body["commits"] = json!(
         commits

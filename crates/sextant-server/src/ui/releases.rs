@@ -125,7 +125,7 @@ pub async fn detail(
     let store = &state.store;
     let release = store.get_release(project.id, &version).await?;
     let now = state.clock.now_ms();
-    let to = now + 60_000;
+    let to = now + health::CLOCK_SLACK_MS;
     let deploys = store.list_deploys(project.id, Some(&version), None).await?;
     let previous = health::previous_release(
         store.as_ref(),
@@ -137,8 +137,12 @@ pub async fn detail(
     let prev = previous.as_deref();
     let recent_all = health::recent_sessions(store.as_ref(), project.id, now).await?;
     let current = health::summary(store.as_ref(), project.id, &version, recent_all, now).await?;
+    // Only the previous release's rates are shown, not its adoption.
     let before = match prev {
-        Some(p) => health::summary(store.as_ref(), project.id, p, recent_all, now).await?,
+        Some(p) => Summary {
+            totals: health::totals(store.as_ref(), project.id, p, now).await?,
+            adoption: None,
+        },
         None => Summary::default(),
     };
 
