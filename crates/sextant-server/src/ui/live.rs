@@ -14,12 +14,14 @@ use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
+use sextant_storage::Project;
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Interval, MissedTickBehavior};
 
 use super::error::UiResult;
 use super::viewer::Viewer;
+use crate::accounts::Access;
 use crate::pipeline::notice::EventNotice;
 use crate::state::AppState;
 
@@ -34,26 +36,24 @@ struct Follow {
     state: AppState,
     session_hash: String,
     user_id: i64,
-    org_id: i64,
-    project_id: i64,
+    project: Project,
 }
 
 impl Follow {
     /// Whether the session is still valid and its user still sees the project. A failed
     /// lookup counts as no: the browser reconnects, and is let in again if allowed.
     async fn still_allowed(&self) -> bool {
-        let store = &self.state.store;
-        match store
+        let store = self.state.store.as_ref();
+        let user = match store
             .find_session(&self.session_hash, self.state.clock.now_ms())
             .await
         {
-            Ok(Some((_, user))) if user.id == self.user_id => {}
+            Ok(Some((_, user))) if user.id == self.user_id => user,
             _ => return false,
-        }
-        store
-            .memberships(self.user_id)
+        };
+        Access::for_user(store, user)
             .await
-            .is_ok_and(|ms| ms.iter().any(|m| m.org.id == self.org_id))
+            .is_ok_and(|access| access.sees_project(&self.project))
     }
 
     /// The next event to send, or `None` when the stream must end.
@@ -61,7 +61,7 @@ impl Follow {
         loop {
             tokio::select! {
                 notice = self.rx.recv() => match notice {
-                    Ok(n) if n.project_id == self.project_id => return Some(notice_event(&n)),
+                    Ok(n) if n.project_id == self.project.id => return Some(notice_event(&n)),
                     Ok(_) => continue,
                     Err(RecvError::Lagged(_)) => {
                         return Some(Event::default().event("lagged").data("{}"));
@@ -97,8 +97,7 @@ pub async fn stream(
         state,
         session_hash: viewer.session_hash,
         user_id: viewer.user.id,
-        org_id: project.org_id,
-        project_id: project.id,
+        project,
     };
     let first =
         stream::once(async { Ok::<_, Infallible>(Event::default().event("ready").data("{}")) });
