@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use sextant_protocol::{
     Event, EventError, NormalizeContext, normalize_event, normalize_event_for_index,
 };
+use sextant_storage::EventRecord;
 
 /// Decompressed payloads larger than this are refused rather than expanded without
 /// bound; events are limited to a few MiB at ingest, so this is generous.
@@ -111,6 +112,26 @@ pub fn decode_json(payload: &[u8]) -> Result<Vec<u8>, String> {
         Some(_) => Ok(serde_json::to_vec(&decode(payload)?).expect("a JSON value serializes")),
         None => decompress(payload),
     }
+}
+
+// What readers call: a record's event, or its [`unreadable`] stand-in, so one damaged
+// event never fails a page or a response.
+
+/// [`decode`] of a record, or its stand-in.
+pub fn read(record: &EventRecord) -> Value {
+    decode(&record.payload).unwrap_or_else(|e| unreadable(&record.event_id, &e))
+}
+
+/// [`decode_summary`] of a record, or its stand-in.
+pub fn read_summary(record: &EventRecord) -> Value {
+    decode_summary(&record.payload).unwrap_or_else(|e| unreadable(&record.event_id, &e))
+}
+
+/// [`decode_json`] of a record, or its stand-in as JSON text.
+pub fn read_json(record: &EventRecord) -> Vec<u8> {
+    decode_json(&record.payload).unwrap_or_else(|e| {
+        serde_json::to_vec(&unreadable(&record.event_id, &e)).expect("a JSON value serializes")
+    })
 }
 
 /// The normalization facts and the frames after them, for payloads that have them.

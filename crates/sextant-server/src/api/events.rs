@@ -18,24 +18,11 @@ use super::support::{
 use crate::state::AppState;
 use crate::stored_event;
 
-/// An event that cannot be decoded is served as its stand-in: one damaged event must
-/// not fail its issue's pages.
-fn payload_of(rec: &EventRecord) -> Value {
-    stored_event::decode(&rec.payload)
-        .unwrap_or_else(|e| stored_event::unreadable(&rec.event_id, &e))
-}
-
-/// What a list item shows (message, location, user) survives the cheaper decode.
-fn summary_of(rec: &EventRecord) -> Value {
-    stored_event::decode_summary(&rec.payload)
-        .unwrap_or_else(|e| stored_event::unreadable(&rec.event_id, &e))
-}
-
 fn full(rec: &EventRecord, issue: Option<&Issue>) -> Value {
     let fingerprints: Vec<String> = issue
         .map(|i| vec![i.primary_hash.clone()])
         .unwrap_or_default();
-    event_json(rec, &payload_of(rec), &fingerprints)
+    event_json(rec, &stored_event::read(rec), &fingerprints)
 }
 
 async fn issue_of(state: &AppState, p: &PathParams) -> ApiResult<Issue> {
@@ -67,7 +54,7 @@ pub async fn list_for_issue(
         body.push(if with_body {
             full(rec, Some(&issue))
         } else {
-            event_list_item(rec, &summary_of(rec))
+            event_list_item(rec, &stored_event::read_summary(rec))
         });
     }
     // Events are listed newest first, so the last one's (timestamp, id) is the position
@@ -158,10 +145,7 @@ pub async fn raw_for_project(
     Path(p): Path<PathParams>,
 ) -> ApiResult<Response> {
     let rec = project_event(&state, &p).await?;
-    let bytes = stored_event::decode_json(&rec.payload).unwrap_or_else(|e| {
-        let stand_in = stored_event::unreadable(&rec.event_id, &e);
-        serde_json::to_vec(&stand_in).expect("a JSON value serializes")
-    });
+    let bytes = stored_event::read_json(&rec);
     let mut resp = bytes.into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -97,10 +97,6 @@ pub fn suspects<'a>(
     out
 }
 
-fn decode(event: &EventRecord) -> Value {
-    crate::stored_event::decode(&event.payload).unwrap_or(Value::Null)
-}
-
 /// Suspect commits of `issue` as Sentry's committers entries, best first, read from
 /// `event` (its latest event when `None`).
 pub async fn suspect_commits(
@@ -125,7 +121,7 @@ pub async fn suspect_commits(
             Err(e) => return Err(e),
         },
     };
-    let paths = in_app_paths(&decode(&event));
+    let paths = in_app_paths(&crate::stored_event::read(&event));
     Ok(suspects(&paths, &commits)
         .into_iter()
         .map(|(c, file, score)| {

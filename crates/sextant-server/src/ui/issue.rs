@@ -151,9 +151,7 @@ pub async fn detail(
         }
         None => state.store.latest_issue_event(issue.id).await?,
     };
-    // An event that cannot be decoded shows its stand-in: the page must still open.
-    let payload = stored_event::decode(&record.payload)
-        .unwrap_or_else(|e| stored_event::unreadable(&record.event_id, &e));
+    let payload = stored_event::read(&record);
     let base = format!("/orgs/{}/{}", project.org_slug, project.slug);
     let issue_url = format!("{base}/issues/{}/", issue.id);
     let neighbour = |older: bool| {
@@ -267,10 +265,7 @@ pub async fn raw_json(
 ) -> UiResult<Response> {
     let project = viewer.project(&state, &org, &slug).await?;
     let record = state.store.get_event(project.id, &event_id).await?;
-    let json = stored_event::decode_json(&record.payload).unwrap_or_else(|e| {
-        let stand_in = stored_event::unreadable(&record.event_id, &e);
-        serde_json::to_vec(&stand_in).expect("a JSON value serializes")
-    });
+    let json = stored_event::read_json(&record);
     Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
