@@ -32,7 +32,8 @@ impl BodyRate {
         TimedBody {
             inner: Box::pin(inner),
             rate: self,
-            clock: None,
+            start: None,
+            deadline: None,
             received: 0,
         }
     }
@@ -55,8 +56,11 @@ pub struct BodyTooSlow {
 pub struct TimedBody<B> {
     inner: Pin<Box<B>>,
     rate: BodyRate,
-    /// When reading began, and the deadline as of the bytes received so far.
-    clock: Option<(Instant, Pin<Box<Sleep>>)>,
+    /// When reading began.
+    start: Option<Instant>,
+    /// The deadline as of the bytes received so far, armed only once the body has had to
+    /// wait: a body that is all there when read costs no timer.
+    deadline: Option<Pin<Box<Sleep>>>,
     received: u64,
 }
 
@@ -74,32 +78,32 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
         let rate = this.rate;
-        let (start, deadline) = this.clock.get_or_insert_with(|| {
-            let start = Instant::now();
-            (
-                start,
-                Box::pin(tokio::time::sleep_until(start + rate.grace)),
-            )
-        });
+        let start = *this.start.get_or_insert_with(Instant::now);
         match this.inner.as_mut().poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     this.received += data.len() as u64;
-                    deadline
-                        .as_mut()
-                        .reset(rate.deadline(*start, this.received));
+                    if let Some(deadline) = &mut this.deadline {
+                        deadline.as_mut().reset(rate.deadline(start, this.received));
+                    }
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
             Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => match deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyTooSlow {
-                    received: this.received,
-                    elapsed: start.elapsed(),
-                })))),
-                Poll::Pending => Poll::Pending,
-            },
+            Poll::Pending => {
+                let received = this.received;
+                let deadline = this.deadline.get_or_insert_with(|| {
+                    Box::pin(tokio::time::sleep_until(rate.deadline(start, received)))
+                });
+                match deadline.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyTooSlow {
+                        received,
+                        elapsed: start.elapsed(),
+                    })))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
         }
     }
 
