@@ -37,6 +37,7 @@ pub mod pipeline;
 pub mod projects;
 pub mod rate_limit;
 pub mod releases;
+pub mod serialize;
 pub mod server;
 pub mod state;
 pub mod stored_event;

@@ -64,6 +64,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "accounts",
             "pipeline",
             "stored_event",
+            "serialize",
             "projects",
             "releases::health",
             "releases::gate",

@@ -9,8 +9,8 @@ use serde_json::Value;
 use super::auth::Auth;
 use super::error::{ApiError, ApiResult};
 use super::pagination::Params;
-use super::serialize::attachment_json;
 use super::support::{PathParams, normalize_event_id, param, resolve_project};
+use crate::serialize::attachment_json;
 use crate::state::AppState;
 
 /// `Content-Disposition` for a download. The quoted `filename` is ASCII with quotes and

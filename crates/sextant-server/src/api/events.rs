@@ -11,10 +11,10 @@ use sextant_storage::{Cursor, EventRecord, Issue, StoreError};
 use super::auth::Auth;
 use super::error::{ApiError, ApiResult};
 use super::pagination::{Params, link_header};
-use super::serialize::{event_json, event_list_item};
 use super::support::{
     PathParams, json_with_link, normalize_event_id, param, resolve_issue, resolve_project,
 };
+use crate::serialize::{event_json, event_list_item};
 use crate::state::AppState;
 use crate::stored_event;
 

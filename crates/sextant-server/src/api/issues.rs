@@ -18,10 +18,10 @@ use super::auth::Auth;
 use super::error::{ApiError, ApiResult};
 use super::pagination::{Params, link_header};
 use super::query::{DEFAULT_QUERY, parse_query, parse_stats_period};
-use super::serialize::{issue_json, status_response};
 use super::support::{
     PathParams, json_with_link, param, parse_body, resolve_issue, resolve_project,
 };
+use crate::serialize::{issue_json, status_response};
 use crate::state::AppState;
 
 /// Sentry applies query-selected bulk changes to at most this many issues per request.

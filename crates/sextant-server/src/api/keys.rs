@@ -11,8 +11,8 @@ use sextant_storage::ProjectKey;
 
 use super::auth::Auth;
 use super::error::{ApiError, ApiResult};
-use super::serialize::key_json;
 use super::support::{PathParams, created, param, parse_body, path_project};
+use crate::serialize::key_json;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, Deserialize)]

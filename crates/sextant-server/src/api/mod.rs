@@ -13,7 +13,6 @@ mod keys;
 pub mod pagination;
 mod projects;
 pub mod query;
-pub mod serialize;
 pub mod support;
 mod tags;
 

@@ -14,8 +14,8 @@ use sextant_storage::Organization;
 
 use super::auth::Auth;
 use super::error::{ApiError, ApiResult};
-use super::serialize::{org_json, project_json};
 use super::support::{PathParams, created, param, parse_body, resolve_project};
+use crate::serialize::{org_json, project_json};
 use crate::state::AppState;
 
 use crate::projects::{MAX_SLUG_LEN, slugify};

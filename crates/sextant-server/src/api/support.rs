@@ -11,7 +11,7 @@ use serde_json::Value;
 use sextant_storage::{Issue, Project};
 
 use super::error::{ApiError, ApiResult};
-use super::serialize::{parse_short_id, short_id_slug};
+use crate::serialize::{parse_short_id, short_id_slug};
 use crate::state::AppState;
 
 /// Path parameters by name; one handler can then serve routes that differ only in

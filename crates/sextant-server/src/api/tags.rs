@@ -9,8 +9,8 @@ use sextant_storage::{Cursor, TagKeySummary};
 use super::auth::Auth;
 use super::error::{ApiError, ApiResult};
 use super::pagination::{Params, link_header};
-use super::serialize::{tag_key_json, tag_value_json};
 use super::support::{PathParams, json_with_link, param, resolve_issue};
+use crate::serialize::{tag_key_json, tag_value_json};
 use crate::state::AppState;
 
 /// Sentry shows this many top values per key.

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::api::serialize::format_secs;
+use crate::serialize::format_secs;
 
 pub struct SourceLine {
     pub no: String,

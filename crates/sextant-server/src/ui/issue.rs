@@ -15,8 +15,8 @@ use super::event_view::{EventView, event_view};
 use super::format::{DAY_MS, HOUR_MS, ago, bars_svg, count, series, share_svg};
 use super::pages::{Nav, render};
 use super::viewer::Viewer;
-use crate::api::serialize::short_id;
 use crate::clock::format_ms;
+use crate::serialize::short_id;
 use crate::state::AppState;
 use crate::stored_event;
 

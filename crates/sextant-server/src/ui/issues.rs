@@ -16,7 +16,7 @@ use super::pages::{Nav, render};
 use super::snippets::{Snippets, first_dsn};
 use super::viewer::{Viewer, local_path};
 use crate::api::query::parse_query;
-use crate::api::serialize::short_id;
+use crate::serialize::short_id;
 use crate::state::AppState;
 
 const PAGE_SIZE: u32 = 25;

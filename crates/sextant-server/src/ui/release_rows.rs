@@ -6,9 +6,9 @@ use serde_json::Value;
 use sextant_storage::{CheckRecord, DeployRecord, Issue, NewCommit, Project, SessionBucket};
 
 use super::format::{ago, count};
-use crate::api::serialize::short_id;
 use crate::clock::format_ms;
 use crate::releases::health;
+use crate::serialize::short_id;
 
 pub struct DeployRow {
     pub environment: String,

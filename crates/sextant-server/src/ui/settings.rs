@@ -91,7 +91,7 @@ async fn org_page(
                 id: i.id,
                 email: i.email,
                 role: i.role.as_str().into(),
-                expires: super::super::api::serialize::format_ms(i.expires_at),
+                expires: crate::serialize::format_ms(i.expires_at),
             })
             .collect()
     } else {
