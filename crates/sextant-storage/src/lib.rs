@@ -6,6 +6,7 @@
 //! The backend is chosen from the URL scheme: `sqlite://…` or `postgres://…`.
 
 pub mod accounts;
+pub mod alerts;
 pub mod clock;
 pub mod model;
 mod redact;
@@ -13,6 +14,7 @@ pub mod releases;
 mod sql;
 
 pub use accounts::*;
+pub use alerts::*;
 pub use model::*;
 pub use redact::redact_url;
 pub use releases::*;
@@ -56,7 +58,7 @@ pub struct ProcessReport {
 }
 
 #[async_trait]
-pub trait Store: AccountStore + ReleaseStore + Send + Sync + 'static {
+pub trait Store: AccountStore + AlertStore + ReleaseStore + Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"`.
     fn backend_name(&self) -> &'static str;
 

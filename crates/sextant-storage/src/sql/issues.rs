@@ -4,6 +4,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use super::rows::{self, ISSUE_COLUMNS};
 use super::{ID_CHUNK, SqlStore, placeholders};
+use crate::alerts::SignalKind;
 use crate::model::*;
 use crate::{Result, StoreError};
 
@@ -71,6 +72,7 @@ impl SqlStore {
                 .bind(resolved_in)
                 .execute(&mut *tx)
                 .await?;
+                note_status_change(&mut tx, &issue, status, self.clock.now_ms()).await?;
             }
             updated.push(fetch_issue(&mut tx, id).await?);
         }
@@ -146,4 +148,39 @@ impl SqlStore {
             })
             .collect()
     }
+}
+
+/// A status change is an alerting signal (webhooks' `issue.resolved`, auto-resolving
+/// incidents), written in the transaction that makes it. Re-applying the same status is
+/// not a change.
+async fn note_status_change(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    before: &Issue,
+    status: IssueStatus,
+    now: Millis,
+) -> Result<()> {
+    let kind = match status {
+        IssueStatus::Resolved | IssueStatus::ResolvedInNextRelease => SignalKind::Resolved,
+        IssueStatus::Unresolved => SignalKind::Unresolved,
+        IssueStatus::Ignored => SignalKind::Ignored,
+    };
+    let was = match before.status {
+        IssueStatus::Resolved | IssueStatus::ResolvedInNextRelease => SignalKind::Resolved,
+        IssueStatus::Unresolved => SignalKind::Unresolved,
+        IssueStatus::Ignored => SignalKind::Ignored,
+    };
+    if kind == was {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO alert_signals (project_id, issue_id, kind, new_issue, regression, \
+         event_id, created_at, claimed_until) VALUES ($1, $2, $3, 0, 0, NULL, $4, 0)",
+    )
+    .bind(before.project_id)
+    .bind(before.id)
+    .bind(kind.as_str())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

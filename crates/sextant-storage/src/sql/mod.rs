@@ -28,6 +28,7 @@
 
 mod accounts;
 mod admin;
+mod alerts;
 mod events;
 mod exec;
 mod inbox;

@@ -6,6 +6,7 @@
 //! size (multi-row `VALUES`, one update per touched issue), because the per-statement
 //! overhead of the driver, not SQLite or PostgreSQL, dominates row-at-a-time writing.
 
+mod alerting;
 mod counters;
 mod deferred_tags;
 mod extras;
@@ -86,6 +87,7 @@ pub(in crate::sql) async fn write_batch(
             tags,
         )
         .await?;
+        alerting::note(conn, &fresh, &results, now).await?;
     }
     extras::write(conn, batch, &live, now).await?;
     sessions::write(conn, &batch.sessions, &live).await?;

@@ -1,0 +1,343 @@
+//! The two outbox stages: signals waiting for rule evaluation, and deliveries with their
+//! attempts. Both are claimed with a lease (`claimed_until`), on PostgreSQL under
+//! `FOR UPDATE SKIP LOCKED`, so each is worked on by one node at a time and a node that
+//! dies leaves its claims to expire.
+
+use std::collections::HashSet;
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+
+use super::super::{Backend, ID_CHUNK, SqlStore, placeholders};
+use crate::alerts::*;
+use crate::model::Millis;
+use crate::{Result, StoreError};
+
+const SIGNAL_COLUMNS: &str =
+    "id, project_id, issue_id, kind, new_issue, regression, event_id, created_at";
+const DELIVERY_COLUMNS: &str = "id, request_id, org_id, project_id, issue_id, rule_id, \
+     target_kind, target_id, url, resource, action, payload, state, attempts, next_at, \
+     created_at, finished_at";
+
+fn signal(row: &AnyRow) -> Result<AlertSignal> {
+    let kind: String = row.try_get("kind")?;
+    Ok(AlertSignal {
+        id: row.try_get("id")?,
+        project_id: row.try_get("project_id")?,
+        issue_id: row.try_get("issue_id")?,
+        kind: SignalKind::parse(&kind)
+            .ok_or_else(|| StoreError::Backend(format!("unknown signal kind {kind:?}")))?,
+        new_issue: row.try_get::<i64, _>("new_issue")? != 0,
+        regression: row.try_get::<i64, _>("regression")? != 0,
+        event_id: row.try_get("event_id")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn delivery(row: &AnyRow) -> Result<Delivery> {
+    let kind: String = row.try_get("target_kind")?;
+    let target_id: Option<i64> = row.try_get("target_id")?;
+    let url: Option<String> = row.try_get("url")?;
+    let target = match (kind.as_str(), target_id, url) {
+        ("sentry_app", Some(app_id), _) => DeliveryTarget::SentryApp { app_id },
+        ("channel", Some(channel_id), _) => DeliveryTarget::Channel { channel_id },
+        ("webhook", _, Some(url)) => DeliveryTarget::Webhook { url },
+        _ => return Err(StoreError::Backend(format!("bad delivery target {kind:?}"))),
+    };
+    let state: String = row.try_get("state")?;
+    Ok(Delivery {
+        id: row.try_get("id")?,
+        request_id: row.try_get("request_id")?,
+        org_id: row.try_get("org_id")?,
+        project_id: row.try_get("project_id")?,
+        issue_id: row.try_get("issue_id")?,
+        rule_id: row.try_get("rule_id")?,
+        target,
+        resource: row.try_get("resource")?,
+        action: row.try_get("action")?,
+        payload: row.try_get("payload")?,
+        state: DeliveryState::parse(&state)
+            .ok_or_else(|| StoreError::Backend(format!("unknown delivery state {state:?}")))?,
+        attempts: row.try_get("attempts")?,
+        next_at: row.try_get("next_at")?,
+        created_at: row.try_get("created_at")?,
+        finished_at: row.try_get("finished_at")?,
+    })
+}
+
+fn target_columns(target: &DeliveryTarget) -> (&'static str, Option<i64>, Option<&str>) {
+    match target {
+        DeliveryTarget::SentryApp { app_id } => ("sentry_app", Some(*app_id), None),
+        DeliveryTarget::Channel { channel_id } => ("channel", Some(*channel_id), None),
+        DeliveryTarget::Webhook { url } => ("webhook", None, Some(url.as_str())),
+    }
+}
+
+/// Writes deliveries due now; those of projects deleted meanwhile are skipped, since
+/// their rows could not reference the project.
+pub(super) async fn insert_deliveries(
+    tx: &mut Transaction<'static, Any>,
+    deliveries: &[NewDelivery],
+    now: Millis,
+) -> Result<Vec<i64>> {
+    let wanted: Vec<i64> = deliveries.iter().filter_map(|d| d.project_id).collect();
+    let mut live: HashSet<i64> = HashSet::new();
+    for chunk in wanted.chunks(ID_CHUNK) {
+        let sql = format!(
+            "SELECT id FROM projects WHERE id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for row in q.fetch_all(&mut **tx).await? {
+            live.insert(row.try_get(0)?);
+        }
+    }
+    let mut ids = Vec::with_capacity(deliveries.len());
+    for d in deliveries
+        .iter()
+        .filter(|d| d.project_id.is_none_or(|p| live.contains(&p)))
+    {
+        let (kind, target_id, url) = target_columns(&d.target);
+        let row = sqlx::query(
+            "INSERT INTO deliveries (request_id, org_id, project_id, issue_id, rule_id, \
+             target_kind, target_id, url, resource, action, payload, state, attempts, next_at, \
+             claimed_until, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+             'pending', 0, $12, 0, $12) RETURNING id",
+        )
+        .bind(uuid::Uuid::new_v4().simple().to_string())
+        .bind(d.org_id)
+        .bind(d.project_id)
+        .bind(d.issue_id)
+        .bind(d.rule_id)
+        .bind(kind)
+        .bind(target_id)
+        .bind(url)
+        .bind(&d.resource)
+        .bind(&d.action)
+        .bind(&d.payload)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?;
+        ids.push(row.try_get(0)?);
+    }
+    Ok(ids)
+}
+
+impl SqlStore {
+    fn skip_locked(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        }
+    }
+
+    pub(super) async fn claim_alert_signals(
+        &self,
+        limit: u32,
+        lease_ms: i64,
+    ) -> Result<Vec<AlertSignal>> {
+        let now = self.clock.now_ms();
+        let sql = format!(
+            "UPDATE alert_signals SET claimed_until = $1 WHERE id IN (SELECT id FROM \
+             alert_signals WHERE claimed_until < $2 ORDER BY id LIMIT $3{}) \
+             RETURNING {SIGNAL_COLUMNS}",
+            self.skip_locked()
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(now + lease_ms)
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&self.writer)
+            .await?;
+        let mut signals = rows.iter().map(signal).collect::<Result<Vec<_>>>()?;
+        signals.sort_by_key(|s| s.id);
+        Ok(signals)
+    }
+
+    pub(super) async fn commit_alert_signals(
+        &self,
+        signal_ids: &[i64],
+        firings: &[Firing],
+        deliveries: &[NewDelivery],
+    ) -> Result<Vec<usize>> {
+        let now = self.clock.now_ms();
+        let mut tx = self.begin_write().await?;
+        let mut fired = Vec::new();
+        let mut outgoing: Vec<NewDelivery> = Vec::new();
+        for (index, firing) in firings.iter().enumerate() {
+            // The compare-and-set: a row comes back only if the rule had not acted for
+            // the issue within its frequency (or never); a rule or issue deleted
+            // meanwhile inserts nothing.
+            let row = sqlx::query(
+                "INSERT INTO rule_fires (rule_id, issue_id, last_fired, times) \
+                 SELECT $1, $2, $3, 1 WHERE EXISTS (SELECT 1 FROM alert_rules WHERE id = $1) \
+                 AND EXISTS (SELECT 1 FROM issues WHERE id = $2) \
+                 ON CONFLICT (rule_id, issue_id) DO UPDATE SET last_fired = excluded.last_fired, \
+                 times = rule_fires.times + 1 WHERE rule_fires.last_fired <= $4 RETURNING rule_id",
+            )
+            .bind(firing.rule_id)
+            .bind(firing.issue_id)
+            .bind(now)
+            .bind(now - firing.frequency_ms)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if row.is_some() {
+                fired.push(index);
+                outgoing.extend(firing.deliveries.iter().cloned());
+            }
+        }
+        outgoing.extend(deliveries.iter().cloned());
+        insert_deliveries(&mut tx, &outgoing, now).await?;
+        for chunk in signal_ids.chunks(ID_CHUNK) {
+            let sql = format!(
+                "DELETE FROM alert_signals WHERE id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(fired)
+    }
+
+    pub(super) async fn delivery_by_id(&self, id: i64) -> Result<Delivery> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        delivery(&row)
+    }
+
+    pub(super) async fn claim_due_deliveries(
+        &self,
+        limit: u32,
+        lease_ms: i64,
+    ) -> Result<Vec<Delivery>> {
+        let now = self.clock.now_ms();
+        let sql = format!(
+            "UPDATE deliveries SET claimed_until = $1 WHERE id IN (SELECT id FROM deliveries \
+             WHERE state = 'pending' AND next_at <= $2 AND claimed_until < $2 \
+             ORDER BY next_at, id LIMIT $3{}) RETURNING {DELIVERY_COLUMNS}",
+            self.skip_locked()
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(now + lease_ms)
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&self.writer)
+            .await?;
+        let mut out = rows.iter().map(delivery).collect::<Result<Vec<_>>>()?;
+        out.sort_by_key(|d| (d.next_at, d.id));
+        Ok(out)
+    }
+
+    pub(super) async fn record_delivery_attempt(
+        &self,
+        id: i64,
+        attempt: &DeliveryAttempt,
+        next: AttemptNext,
+    ) -> Result<()> {
+        let (state, next_at, finished_at) = match next {
+            AttemptNext::Delivered => (DeliveryState::Delivered, attempt.at, Some(attempt.at)),
+            AttemptNext::RetryAt(at) => (DeliveryState::Pending, at, None),
+            AttemptNext::Failed => (DeliveryState::Failed, attempt.at, Some(attempt.at)),
+        };
+        let mut tx = self.begin_write().await?;
+        let exists = sqlx::query("SELECT 1 FROM deliveries WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            // Deleted with its project meanwhile: nothing left to record.
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO delivery_attempts (delivery_id, at, status, duration_ms, response, \
+             error) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(attempt.at)
+        .bind(attempt.status)
+        .bind(attempt.duration_ms)
+        .bind(attempt.response.as_deref())
+        .bind(attempt.error.as_deref())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE deliveries SET state = $2, attempts = attempts + 1, next_at = $3, \
+             claimed_until = 0, finished_at = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(state.as_str())
+        .bind(next_at)
+        .bind(finished_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn list_outbox(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>> {
+        let mut sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE org_id = $1");
+        let mut n = 1;
+        let mut next = |sql: &mut String, clause: &str| {
+            n += 1;
+            sql.push_str(&clause.replace('?', &format!("${n}")));
+        };
+        if filter.project_id.is_some() {
+            next(&mut sql, " AND project_id = ?");
+        }
+        if filter.state.is_some() {
+            next(&mut sql, " AND state = ?");
+        }
+        if filter.before_id.is_some() {
+            next(&mut sql, " AND id < ?");
+        }
+        next(&mut sql, " ORDER BY id DESC LIMIT ?");
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(filter.org_id);
+        if let Some(project_id) = filter.project_id {
+            q = q.bind(project_id);
+        }
+        if let Some(state) = filter.state {
+            q = q.bind(state.as_str());
+        }
+        if let Some(before) = filter.before_id {
+            q = q.bind(before);
+        }
+        let rows = q
+            .bind(i64::from(filter.limit.clamp(1, 1000)))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(delivery).collect()
+    }
+
+    pub(super) async fn attempts_of(&self, id: i64) -> Result<Vec<DeliveryAttempt>> {
+        let rows = sqlx::query(
+            "SELECT at, status, duration_ms, response, error FROM delivery_attempts \
+             WHERE delivery_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DeliveryAttempt {
+                    at: row.try_get(0)?,
+                    status: row.try_get(1)?,
+                    duration_ms: row.try_get(2)?,
+                    response: row.try_get(3)?,
+                    error: row.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+}
