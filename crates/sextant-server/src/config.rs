@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::outbound::config::Outbound;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -31,6 +33,9 @@ pub struct Config {
     pub pipeline: Pipeline,
     /// Release health: automatic post-deploy checks and rollup retention.
     pub releases: crate::releases::config::ReleasesConfig,
+    /// Outbound requests (alert deliveries): destinations allowed past the policy,
+    /// timeouts and the response bytes read.
+    pub outbound: Outbound,
 }
 
 impl Default for Config {
@@ -47,6 +52,7 @@ impl Default for Config {
             rate_limit: RateLimit::default(),
             pipeline: Pipeline::default(),
             releases: crate::releases::config::ReleasesConfig::default(),
+            outbound: Outbound::default(),
         }
     }
 }

@@ -32,6 +32,7 @@ pub mod ingest;
 pub mod memory_budget;
 pub mod metrics;
 pub mod ops;
+pub mod outbound;
 pub mod outcome;
 pub mod pipeline;
 pub mod projects;

@@ -116,6 +116,7 @@ fn configuration_layers_file_then_environment() {
         .env("SEXTANT_PIPELINE__MAX_PENDING", "77")
         .env("SEXTANT_LIMITS__MAX_EVENT_BYTES", "4096")
         .env("SEXTANT_ALLOW_REMOTE_SETUP", "true")
+        .env("SEXTANT_OUTBOUND__ALLOW", "127.0.0.0/8,::1")
         .current_dir(db.path())
         .output()
         .unwrap();
@@ -131,6 +132,30 @@ fn configuration_layers_file_then_environment() {
         "nested key from the environment"
     );
     assert_eq!(config["allow_remote_setup"], true);
+    assert_eq!(
+        config["outbound"]["allow"],
+        serde_json::json!(["127.0.0.0/8", "::1"]),
+        "a comma-separated list from the environment"
+    );
+    assert_eq!(config["outbound"]["timeout_ms"], 10_000, "the default");
+}
+
+#[test]
+fn a_bad_outbound_allow_entry_is_a_configuration_error() {
+    let db = TestDb::new();
+    let output = std::process::Command::new(support::BIN)
+        .args(support::db_args(&db))
+        .arg("show-config")
+        .env("SEXTANT_OUTBOUND__ALLOW", "hooks.example,10.1.2.3/8")
+        .current_dir(db.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("invalid outbound.allow entry \"10.1.2.3/8\""),
+        "{stderr}"
+    );
 }
 
 #[test]

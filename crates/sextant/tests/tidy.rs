@@ -56,6 +56,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "rate_limit",
             "client_addr",
             "outcome",
+            "outbound",
+            "outbound::config",
         ],
     ),
     (

@@ -25,6 +25,7 @@ const KEYS: &[&str] = &[
     "rate_limit",
     "pipeline",
     "releases",
+    "outbound",
 ];
 
 pub fn load(global: &GlobalArgs, serve: Option<&ServeArgs>) -> anyhow::Result<Config> {
