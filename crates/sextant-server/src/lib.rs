@@ -22,6 +22,7 @@
 //! `run` ties these together around a bound listener and a shutdown future.
 
 pub mod accounts;
+pub mod alerts;
 pub mod api;
 pub mod client_addr;
 pub mod clock;

@@ -64,6 +64,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         "domain",
         &[
             "accounts",
+            "alerts",
+            "alerts::notice",
             "pipeline",
             "stored_event",
             "serialize",

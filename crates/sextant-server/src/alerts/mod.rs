@@ -1,0 +1,3 @@
+//! Alerts: what a notification says, and how each channel is told.
+
+pub mod notice;
