@@ -66,6 +66,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "accounts",
             "alerts",
             "alerts::notice",
+            "alerts::channels",
             "pipeline",
             "stored_event",
             "serialize",

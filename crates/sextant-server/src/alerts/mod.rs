@@ -1,3 +1,4 @@
 //! Alerts: what a notification says, and how each channel is told.
 
+pub mod channels;
 pub mod notice;
