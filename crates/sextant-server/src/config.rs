@@ -36,6 +36,8 @@ pub struct Config {
     /// Outbound requests (alert deliveries): destinations allowed past the policy,
     /// timeouts and the response bytes read.
     pub outbound: Outbound,
+    /// Alert delivery retries and worker pacing.
+    pub alerts: crate::alerts::config::AlertsConfig,
 }
 
 impl Default for Config {
@@ -53,6 +55,7 @@ impl Default for Config {
             pipeline: Pipeline::default(),
             releases: crate::releases::config::ReleasesConfig::default(),
             outbound: Outbound::default(),
+            alerts: crate::alerts::config::AlertsConfig::default(),
         }
     }
 }

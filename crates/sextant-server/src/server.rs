@@ -23,6 +23,8 @@ pub enum ServerError {
     Store(#[from] StoreError),
     #[error("listener")]
     Io(#[from] std::io::Error),
+    #[error("outbound HTTP client")]
+    Outbound(#[from] crate::outbound::OutboundError),
 }
 
 /// What a fresh database was given on first start.
@@ -112,11 +114,18 @@ impl Server {
                 self.config.local_data_path(),
                 self.config.limits.min_free_disk_bytes,
             ),
-            self.progress,
+            self.progress.clone(),
         );
         let scheduler = crate::releases::scheduler::Scheduler::start(
             self.store.clone(),
             self.config.releases.clone(),
+        );
+        let alerts = crate::alerts::Alerts::start(
+            self.store.clone(),
+            self.config.alerts.clone(),
+            crate::outbound::OutboundClient::new(&self.config.outbound)?,
+            self.config.base_url(self.bound),
+            self.progress.processed(),
         );
         let http = self.config.http.clone();
         let decode_budget =
@@ -133,11 +142,13 @@ impl Server {
             bound: self.bound,
             live,
             login_throttle: Arc::new(crate::accounts::throttle::LoginThrottle::new()),
+            alert_deliveries: alerts.deliveries_waker(),
         };
         let app = router(state);
         crate::connections::serve(self.listener, app, &http, shutdown).await;
         pipeline.shutdown().await;
         scheduler.shutdown().await;
+        alerts.shutdown().await;
         tracing::info!("stopped");
         Ok(())
     }
@@ -148,6 +159,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::ingest::router())
         .merge(crate::api::router())
         .merge(crate::releases::router())
+        .merge(crate::alerts::api::router())
         .merge(crate::ops::router())
         .merge(crate::ui::router())
         .fallback(not_found)

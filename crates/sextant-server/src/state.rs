@@ -26,6 +26,8 @@ pub struct AppState {
     /// Processed-event notices for the console's live updates.
     pub live: crate::pipeline::notice::LiveSender,
     pub login_throttle: Arc<crate::accounts::throttle::LoginThrottle>,
+    /// Rings the alert delivery worker after a delivery is written outside it.
+    pub alert_deliveries: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {

@@ -58,6 +58,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "outcome",
             "outbound",
             "outbound::config",
+            "alerts::config",
         ],
     ),
     (
@@ -65,8 +66,6 @@ const LAYERS: &[(&str, &[&str])] = &[
         &[
             "accounts",
             "alerts",
-            "alerts::notice",
-            "alerts::channels",
             "pipeline",
             "stored_event",
             "serialize",
@@ -83,7 +82,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("state", &["state"]),
     (
         "edge",
-        &["ingest", "api", "ui", "ops", "connections", "releases"],
+        &[
+            "ingest",
+            "api",
+            "ui",
+            "ops",
+            "connections",
+            "releases",
+            "alerts::api",
+        ],
     ),
     ("top", &["server", "lib"]),
 ];

@@ -189,6 +189,7 @@ mod tests {
             bound: "127.0.0.1:9000".parse().unwrap(),
             live,
             login_throttle: Arc::new(crate::accounts::throttle::LoginThrottle::new()),
+            alert_deliveries: Arc::new(tokio::sync::Notify::new()),
         };
         (state, format!("Bearer {token}"))
     }

@@ -30,6 +30,8 @@ pub struct Progress {
     state: Arc<watch::Sender<State>>,
     /// Wakes an idle processor (also rung by each inbox commit).
     wake: Arc<Notify>,
+    /// Rung after each committed batch, for work that follows processing (alerting).
+    processed: Arc<Notify>,
 }
 
 /// How a claim ended.
@@ -46,12 +48,18 @@ impl Progress {
         Progress {
             state: Arc::new(watch::Sender::new(State::default())),
             wake: Arc::new(Notify::new()),
+            processed: Arc::new(Notify::new()),
         }
     }
 
     /// What processors wait on between claims; inbox commits ring it.
     pub(super) fn wake(&self) -> Arc<Notify> {
         self.wake.clone()
+    }
+
+    /// Rung after each batch that committed, so its follow-up work starts at once.
+    pub fn processed(&self) -> Arc<Notify> {
+        self.processed.clone()
     }
 
     /// A claim starts; returns its sequence number for [`Progress::end`].
@@ -71,7 +79,7 @@ impl Progress {
             s.in_flight -= 1;
             match claimed {
                 Claimed::Empty => s.empty = s.empty.max(seq),
-                Claimed::Processed => {}
+                Claimed::Processed => self.processed.notify_one(),
                 Claimed::Failed => s.failed_at = s.claims,
             }
         });

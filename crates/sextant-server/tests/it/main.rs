@@ -6,6 +6,7 @@ mod support;
 
 mod accounts_authz;
 mod accounts_sessions;
+mod alerts;
 mod api_projects_keys;
 mod api_search;
 mod fixtures;

@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod event;
 pub mod http;
 mod pipeline;
+pub mod receiver;
 pub mod sdk;
 
 pub use self::http::{Body, Resp, body_json, encode, sentry_auth};

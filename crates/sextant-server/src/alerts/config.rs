@@ -1,0 +1,55 @@
+//! Alerting settings: delivery retries, worker pacing and counter retention.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Seconds to wait before each retry of a failed delivery; after the last one the
+    /// delivery is marked failed (it can still be redelivered by hand).
+    pub retry_secs: Vec<f64>,
+    /// How often idle workers look for work written by other nodes and for retries
+    /// that came due, in milliseconds. Work made by this node wakes them at once.
+    pub poll_ms: u64,
+    /// Deliveries one node sends at once, so a slow receiver holds up only its own.
+    pub concurrency: usize,
+    /// Days of per-minute counters kept for frequency rules (their longest interval is
+    /// 30 days).
+    pub counter_days: u64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            retry_secs: vec![60.0, 300.0, 1800.0, 7200.0, 43200.0],
+            poll_ms: 1000,
+            concurrency: 16,
+            counter_days: 31,
+        }
+    }
+}
+
+impl AlertsConfig {
+    /// When the next attempt is due after `attempts` failed ones, or `None` when the
+    /// delivery has used up its retries.
+    pub fn retry_delay_ms(&self, attempts: i64) -> Option<i64> {
+        let index = usize::try_from(attempts.checked_sub(1)?).ok()?;
+        let secs = *self.retry_secs.get(index)?;
+        // Non-finite or negative settings retry at once rather than never.
+        Some((secs.max(0.0) * 1000.0).min(i64::MAX as f64) as i64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_follow_the_schedule_then_stop() {
+        let config = AlertsConfig::default();
+        assert_eq!(config.retry_delay_ms(1), Some(60_000));
+        assert_eq!(config.retry_delay_ms(5), Some(43_200_000));
+        assert_eq!(config.retry_delay_ms(6), None);
+        assert_eq!(config.retry_delay_ms(0), None);
+    }
+}

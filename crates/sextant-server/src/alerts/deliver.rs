@@ -1,0 +1,253 @@
+//! The delivery worker: claims due deliveries from the outbox, sends each through the
+//! outbound client, and records every attempt with what comes next (delivered, a retry
+//! after the configured delay, or failed). A slow receiver holds one of
+//! `concurrency` slots, never the others.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sextant_storage::{AttemptNext, Delivery, DeliveryAttempt, DeliveryTarget, Store, StoreError};
+use tokio::sync::{Notify, Semaphore, watch};
+
+use super::channels::ChannelConfig;
+use super::config::AlertsConfig;
+use super::notice::Notice;
+use super::payload::signature;
+use crate::outbound::{OutboundClient, OutboundError};
+
+/// How long a claim on a delivery lasts: well past the outbound client's total timeout,
+/// so only a node that died lets it go.
+const LEASE_MS: i64 = 120_000;
+
+/// What one delivery sends.
+struct Request {
+    url: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+/// Why a delivery could not even be attempted; recorded as a failed attempt.
+#[derive(Debug, thiserror::Error)]
+enum Unsendable {
+    #[error("the integration no longer exists")]
+    AppGone,
+    #[error("the integration has no webhook URL")]
+    NoWebhookUrl,
+    #[error("the channel no longer exists")]
+    ChannelGone,
+    #[error("the channel's settings cannot be read: {0}")]
+    BadChannel(String),
+    #[error("the stored notice cannot be read: {0}")]
+    BadNotice(String),
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+}
+
+pub(super) struct Deliverer {
+    pub store: Arc<dyn Store>,
+    pub client: OutboundClient,
+    pub config: AlertsConfig,
+}
+
+impl Deliverer {
+    pub(super) async fn run(self: Arc<Self>, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+        let slots = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        let poll = Duration::from_millis(self.config.poll_ms.max(10));
+        loop {
+            let free = slots.available_permits();
+            let mut claimed = 0;
+            if free > 0 {
+                match self
+                    .store
+                    .claim_deliveries(u32::try_from(free).unwrap_or(u32::MAX), LEASE_MS)
+                    .await
+                {
+                    Ok(due) => {
+                        claimed = due.len();
+                        for delivery in due {
+                            let Ok(permit) = slots.clone().acquire_owned().await else {
+                                return;
+                            };
+                            let this = self.clone();
+                            tokio::spawn(async move {
+                                this.deliver(delivery).await;
+                                drop(permit);
+                            });
+                        }
+                    }
+                    Err(err) => tracing::error!(
+                        error = &err as &dyn std::error::Error,
+                        "claiming deliveries failed"
+                    ),
+                }
+            }
+            // Full hands: look again as soon as a slot frees up or new work arrives.
+            if claimed > 0 && claimed == free {
+                continue;
+            }
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(poll) => {}
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                // In-flight sends finish on their own; their claims would expire anyway.
+                return;
+            }
+        }
+    }
+
+    async fn deliver(&self, delivery: Delivery) {
+        let started = self.store.clock().now_ms();
+        let (attempt, next) = match self.request(&delivery).await {
+            Ok(None) => (
+                DeliveryAttempt {
+                    at: started,
+                    status: None,
+                    duration_ms: 0,
+                    response: None,
+                    error: Some("the channel has nothing to say for this notice".into()),
+                },
+                AttemptNext::Delivered,
+            ),
+            Ok(Some(request)) => self.send(&delivery, request, started).await,
+            Err(err) => (
+                DeliveryAttempt {
+                    at: started,
+                    status: None,
+                    duration_ms: 0,
+                    response: None,
+                    error: Some(err.to_string()),
+                },
+                AttemptNext::Failed,
+            ),
+        };
+        if let Err(err) = self.store.record_attempt(delivery.id, &attempt, next).await {
+            tracing::error!(
+                error = &err as &dyn std::error::Error,
+                delivery = delivery.id,
+                "recording a delivery attempt failed"
+            );
+        }
+    }
+
+    async fn send(
+        &self,
+        delivery: &Delivery,
+        request: Request,
+        started: i64,
+    ) -> (DeliveryAttempt, AttemptNext) {
+        let result = self
+            .client
+            .post(&request.url, &request.headers, request.body)
+            .await;
+        let now = self.store.clock().now_ms();
+        let retry = |attempts: i64| match self.config.retry_delay_ms(attempts) {
+            Some(delay) => AttemptNext::RetryAt(now + delay),
+            None => AttemptNext::Failed,
+        };
+        let attempts = delivery.attempts + 1;
+        match result {
+            Ok(response) => {
+                let ok = (200..300).contains(&response.status);
+                (
+                    DeliveryAttempt {
+                        at: started,
+                        status: Some(i64::from(response.status)),
+                        duration_ms: now - started,
+                        response: Some(response.excerpt),
+                        error: None,
+                    },
+                    if ok {
+                        AttemptNext::Delivered
+                    } else {
+                        retry(attempts)
+                    },
+                )
+            }
+            Err(err) => {
+                // The policy will refuse the same address again; retrying changes nothing.
+                let next = if matches!(err, OutboundError::Refused { .. }) {
+                    AttemptNext::Failed
+                } else {
+                    retry(attempts)
+                };
+                (
+                    DeliveryAttempt {
+                        at: started,
+                        status: None,
+                        duration_ms: now - started,
+                        response: None,
+                        error: Some(err.to_string()),
+                    },
+                    next,
+                )
+            }
+        }
+    }
+
+    /// The request a delivery makes now: signed with the integration's current secret,
+    /// or rendered with the channel's current settings. `None`: nothing to send.
+    async fn request(&self, delivery: &Delivery) -> Result<Option<Request>, Unsendable> {
+        let mut headers = vec![
+            ("Content-Type".to_string(), "application/json".to_string()),
+            ("Request-ID".to_string(), delivery.request_id.clone()),
+        ];
+        match &delivery.target {
+            DeliveryTarget::SentryApp { app_id } => {
+                let app = match self.store.get_sentry_app_by_id(*app_id).await {
+                    Err(StoreError::NotFound) => return Err(Unsendable::AppGone),
+                    other => other?,
+                };
+                let url = app.webhook_url.clone().ok_or(Unsendable::NoWebhookUrl)?;
+                let body = delivery.payload.clone().into_bytes();
+                let now_secs = self.store.clock().now_ms() / 1000;
+                headers.extend([
+                    (
+                        "Sentry-Hook-Resource".to_string(),
+                        delivery.resource.clone(),
+                    ),
+                    ("Sentry-Hook-Timestamp".to_string(), now_secs.to_string()),
+                    (
+                        "Sentry-Hook-Signature".to_string(),
+                        signature(&app.client_secret, &body),
+                    ),
+                ]);
+                Ok(Some(Request { url, headers, body }))
+            }
+            DeliveryTarget::Webhook { url } => Ok(Some(Request {
+                url: url.clone(),
+                headers,
+                body: delivery.payload.clone().into_bytes(),
+            })),
+            DeliveryTarget::Channel { channel_id } => {
+                let channel = match self.store.get_channel(*channel_id).await {
+                    Err(StoreError::NotFound) => return Err(Unsendable::ChannelGone),
+                    other => other?,
+                };
+                let config: ChannelConfig = serde_json::from_str(&channel.config)
+                    .map_err(|e| Unsendable::BadChannel(e.to_string()))?;
+                let notice: Notice = serde_json::from_str(&delivery.payload)
+                    .map_err(|e| Unsendable::BadNotice(e.to_string()))?;
+                let rendered = config
+                    .render(&notice)
+                    .map_err(|e| Unsendable::BadChannel(e.to_string()))?;
+                Ok(rendered.map(|r| {
+                    let mut headers = r.headers;
+                    if !headers
+                        .iter()
+                        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                    {
+                        headers.push(("Content-Type".into(), "application/json".into()));
+                    }
+                    headers.push(("Request-ID".into(), delivery.request_id.clone()));
+                    Request {
+                        url: r.url,
+                        headers,
+                        body: r.body,
+                    }
+                }))
+            }
+        }
+    }
+}
