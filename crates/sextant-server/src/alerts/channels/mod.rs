@@ -38,6 +38,7 @@ pub enum ChannelConfig {
         webhook_url: String,
     },
     /// Teams Workflows (Power Automate) webhook: an Adaptive Card.
+    #[serde(rename = "msteams")]
     MsTeams {
         webhook_url: String,
     },
@@ -68,6 +69,7 @@ pub enum ChannelConfig {
         token: Option<String>,
     },
     /// PagerDuty Events API v2.
+    #[serde(rename = "pagerduty")]
     PagerDuty {
         routing_key: String,
         /// Default `https://events.pagerduty.com/v2/enqueue`.
@@ -147,12 +149,12 @@ impl ChannelConfig {
         match self {
             ChannelConfig::Slack { .. } => "slack",
             ChannelConfig::Discord { .. } => "discord",
-            ChannelConfig::MsTeams { .. } => "ms_teams",
+            ChannelConfig::MsTeams { .. } => "msteams",
             ChannelConfig::GoogleChat { .. } => "google_chat",
             ChannelConfig::Mattermost { .. } => "mattermost",
             ChannelConfig::Telegram { .. } => "telegram",
             ChannelConfig::Ntfy { .. } => "ntfy",
-            ChannelConfig::PagerDuty { .. } => "pager_duty",
+            ChannelConfig::PagerDuty { .. } => "pagerduty",
         }
     }
 

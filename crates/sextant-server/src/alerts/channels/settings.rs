@@ -242,7 +242,7 @@ mod tests {
                 vec!["DiscordSecret"],
             ),
             (
-                json!({"kind": "ms_teams", "webhook_url": "https://x.logic.azure.com/workflows/w/invoke?sig=TeamsSecret"}),
+                json!({"kind": "msteams", "webhook_url": "https://x.logic.azure.com/workflows/w/invoke?sig=TeamsSecret"}),
                 vec!["TeamsSecret"],
             ),
             (
@@ -262,7 +262,7 @@ mod tests {
                 vec![NTFY_TOKEN, "NtfySecret", "TopicSecret"],
             ),
             (
-                json!({"kind": "pager_duty", "routing_key": PD_KEY, "events_url": "https://events.eu.pagerduty.com/v2/enqueue?auth=QuerySecret"}),
+                json!({"kind": "pagerduty", "routing_key": PD_KEY, "events_url": "https://events.eu.pagerduty.com/v2/enqueue?auth=QuerySecret"}),
                 vec![PD_KEY, "PagerDutySecret", "QuerySecret"],
             ),
         ]
@@ -352,7 +352,7 @@ mod tests {
         );
         assert_eq!(
             redact(kinds[7].0.clone()),
-            json!({"kind": "pager_duty", "routing_key": "********abcd", "events_url": "https://events.eu.pagerduty.com/v2/enqueue"})
+            json!({"kind": "pagerduty", "routing_key": "********abcd", "events_url": "https://events.eu.pagerduty.com/v2/enqueue"})
         );
         // A short secret shows nothing of itself.
         assert_eq!(
