@@ -57,6 +57,8 @@ pub enum SignalKind {
     Resolved,
     Unresolved,
     Ignored,
+    /// A post-deploy check reached its verdict.
+    Verdict,
 }
 
 impl SignalKind {
@@ -66,6 +68,7 @@ impl SignalKind {
             SignalKind::Resolved => "resolved",
             SignalKind::Unresolved => "unresolved",
             SignalKind::Ignored => "ignored",
+            SignalKind::Verdict => "verdict",
         }
     }
 
@@ -75,6 +78,7 @@ impl SignalKind {
             "resolved" => SignalKind::Resolved,
             "unresolved" => SignalKind::Unresolved,
             "ignored" => SignalKind::Ignored,
+            "verdict" => SignalKind::Verdict,
             _ => return None,
         })
     }
@@ -84,7 +88,10 @@ impl SignalKind {
 pub struct AlertSignal {
     pub id: i64,
     pub project_id: i64,
-    pub issue_id: i64,
+    /// The issue, for every kind but `Verdict`.
+    pub issue_id: Option<i64>,
+    /// The post-deploy check, for `Verdict`.
+    pub check_id: Option<i64>,
     pub kind: SignalKind,
     pub new_issue: bool,
     pub regression: bool,
@@ -125,6 +132,10 @@ pub enum DeliveryState {
     Pending,
     Delivered,
     Failed,
+    /// Part of a burst: waits for the channel's pending summary.
+    Held,
+    /// Sent as part of a summary.
+    Collapsed,
 }
 
 impl DeliveryState {
@@ -133,6 +144,8 @@ impl DeliveryState {
             DeliveryState::Pending => "pending",
             DeliveryState::Delivered => "delivered",
             DeliveryState::Failed => "failed",
+            DeliveryState::Held => "held",
+            DeliveryState::Collapsed => "collapsed",
         }
     }
 
@@ -141,6 +154,8 @@ impl DeliveryState {
             "pending" => DeliveryState::Pending,
             "delivered" => DeliveryState::Delivered,
             "failed" => DeliveryState::Failed,
+            "held" => DeliveryState::Held,
+            "collapsed" => DeliveryState::Collapsed,
             _ => return None,
         })
     }
@@ -247,6 +262,19 @@ pub struct NewChannel {
     pub config: String,
 }
 
+/// When a channel's messages for one project collapse into a summary: once it has
+/// received `threshold` of them within `window_ms`, the next ones are held, and one
+/// pending summary per channel and project, due `window_ms` after it was opened, takes
+/// them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BurstPolicy {
+    pub threshold: i64,
+    pub window_ms: i64,
+}
+
+/// Builds a summary's payload from its previous payload and the held deliveries it takes.
+pub type SummaryFn<'a> = dyn Fn(&str, &[Delivery]) -> String + Send + Sync + 'a;
+
 /// When a rule last acted for an issue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleFire {
@@ -304,11 +332,13 @@ pub trait AlertStore: Send + Sync + 'static {
     /// frequency is recorded with its deliveries (the others are dropped), the plain
     /// deliveries are written, and the signals are consumed. Returns the firings that
     /// took effect, by index.
+    /// Channel deliveries past the `burst` policy are held for a summary.
     async fn commit_signals(
         &self,
         signal_ids: &[i64],
         firings: &[Firing],
         deliveries: &[NewDelivery],
+        burst: Option<BurstPolicy>,
     ) -> Result<Vec<usize>>;
     /// Signals waiting to be evaluated.
     async fn signals_pending(&self) -> Result<i64>;
@@ -328,6 +358,17 @@ pub trait AlertStore: Send + Sync + 'static {
     async fn delivery_attempts(&self, id: i64) -> Result<Vec<DeliveryAttempt>>;
     /// Makes a delivery pending again, due now, whatever its state.
     async fn redeliver(&self, org_id: i64, id: i64) -> Result<Delivery>;
+    /// Releases a claimed delivery unattempted, due again at `next_at` (a channel over
+    /// its rate).
+    async fn postpone_delivery(&self, id: i64, next_at: Millis) -> Result<()>;
+    /// Messages the channel was sent since `since`.
+    async fn channel_sent_since(&self, channel_id: i64, since: Millis) -> Result<i64>;
+    /// In one transaction: the held deliveries of the summary's channel and project
+    /// become collapsed, and the summary's payload becomes what `build` makes of its
+    /// previous payload and them. Returns the new payload.
+    async fn fill_summary(&self, summary_id: i64, build: &SummaryFn<'_>) -> Result<String>;
+    /// Channels that were sent an alert about the issue.
+    async fn issue_channels(&self, issue_id: i64) -> Result<Vec<i64>>;
 
     // --- internal integrations -------------------------------------------------------
     /// Generates the uuids and the client id and secret. `Conflict` when the slug is taken.

@@ -235,6 +235,7 @@ pub trait ReleaseStore: Send + Sync + 'static {
         verdict: &str,
         report: &str,
     ) -> Result<()>;
+    async fn get_check(&self, id: i64) -> Result<CheckRecord>;
     /// A release's checks, newest due first.
     async fn list_checks(&self, project_id: i64, version: &str) -> Result<Vec<CheckRecord>>;
 

@@ -46,12 +46,14 @@ CREATE TABLE issue_minute_users (
 ) WITHOUT ROWID;
 CREATE INDEX issue_minute_users_age ON issue_minute_users (minute);
 
--- State changes waiting for rule evaluation, written in the transaction that made them.
--- No key to issues: a signal of a deleted issue is dropped when it is evaluated.
+-- State changes waiting for rule evaluation, written in the transaction that made them:
+-- an issue's (`issue_id`) or a post-deploy check's verdict (`check_id`). No keys to
+-- either: a signal of something deleted meanwhile is dropped when it is evaluated.
 CREATE TABLE alert_signals (
     id             INTEGER PRIMARY KEY,
     project_id     BIGINT  NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
-    issue_id       BIGINT  NOT NULL,
+    issue_id       BIGINT,
+    check_id       BIGINT,
     kind           TEXT    NOT NULL,
     new_issue      BIGINT  NOT NULL,
     regression     BIGINT  NOT NULL,
@@ -126,6 +128,9 @@ CREATE TABLE deliveries (
 );
 CREATE INDEX deliveries_due ON deliveries (state, next_at);
 CREATE INDEX deliveries_org ON deliveries (org_id, id);
+-- A channel's recent messages, for its rate and for bursts (storm summaries).
+CREATE INDEX deliveries_channel ON deliveries (target_kind, target_id, project_id, created_at);
+CREATE INDEX deliveries_issue ON deliveries (issue_id);
 
 CREATE TABLE delivery_attempts (
     id           INTEGER PRIMARY KEY,

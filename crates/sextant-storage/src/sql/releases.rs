@@ -379,7 +379,8 @@ impl ReleaseStore for SqlStore {
         verdict: &str,
         report: &str,
     ) -> Result<()> {
-        sqlx::query(
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
             "UPDATE release_checks SET run_at = $2, verdict = $3, report = $4 \
              WHERE id = $1 AND run_at IS NULL",
         )
@@ -387,9 +388,33 @@ impl ReleaseStore for SqlStore {
         .bind(run_at)
         .bind(verdict)
         .bind(report)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        // The verdict is an alerting signal, recorded with it (once: a check runs once).
+        if done.rows_affected() == 1 {
+            sqlx::query(
+                "INSERT INTO alert_signals (project_id, issue_id, check_id, kind, new_issue, \
+                 regression, event_id, created_at, claimed_until) SELECT project_id, NULL, id, \
+                 'verdict', 0, 0, NULL, $2, 0 FROM release_checks WHERE id = $1",
+            )
+            .bind(id)
+            .bind(self.clock.now_ms())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
+    }
+
+    async fn get_check(&self, id: i64) -> Result<CheckRecord> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CHECK_COLUMNS} FROM release_checks WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        check(&row)
     }
 
     async fn list_checks(&self, project_id: i64, version: &str) -> Result<Vec<CheckRecord>> {

@@ -65,13 +65,13 @@ pub async fn batches_signal_new_issues_and_count_for_rules(store: Shared) {
     let signals = store.claim_signals(100, 60_000).await.unwrap();
     assert_eq!(signals.len(), 1);
     assert!(signals[0].new_issue);
-    assert_eq!(signals[0].issue_id, a);
+    assert_eq!(signals[0].issue_id, Some(a));
     assert_eq!(signals[0].event_id.as_deref(), Some(eid(1).as_str()));
     assert_eq!(store.issue_event_count(a, 0, i64::MAX).await.unwrap(), 0);
     // Claimed signals are not handed out again while the lease lasts.
     assert!(store.claim_signals(100, 60_000).await.unwrap().is_empty());
     store
-        .commit_signals(&[signals[0].id], &[], &[])
+        .commit_signals(&[signals[0].id], &[], &[], None)
         .await
         .unwrap();
     assert_eq!(store.signals_pending().await.unwrap(), 0);
@@ -114,7 +114,12 @@ pub async fn status_changes_are_signalled_once(store: Shared) {
     let id = r[0].issue_id.unwrap();
     let first = store.claim_signals(10, 60_000).await.unwrap();
     store
-        .commit_signals(&first.iter().map(|s| s.id).collect::<Vec<_>>(), &[], &[])
+        .commit_signals(
+            &first.iter().map(|s| s.id).collect::<Vec<_>>(),
+            &[],
+            &[],
+            None,
+        )
         .await
         .unwrap();
     let resolve = IssueUpdate {
@@ -141,12 +146,12 @@ pub async fn a_rule_acts_once_per_issue_within_its_frequency(store: Shared) {
     };
     let both = [firing.clone(), firing.clone()];
     assert_eq!(
-        store.commit_signals(&[], &both, &[]).await.unwrap(),
+        store.commit_signals(&[], &both, &[], None).await.unwrap(),
         vec![0]
     );
     assert_eq!(
         store
-            .commit_signals(&[], std::slice::from_ref(&firing), &[])
+            .commit_signals(&[], std::slice::from_ref(&firing), &[], None)
             .await
             .unwrap(),
         Vec::<usize>::new()
@@ -160,7 +165,10 @@ pub async fn a_rule_acts_once_per_issue_within_its_frequency(store: Shared) {
         ..firing
     };
     assert_eq!(
-        store.commit_signals(&[], &[again], &[]).await.unwrap(),
+        store
+            .commit_signals(&[], &[again], &[], None)
+            .await
+            .unwrap(),
         vec![0]
     );
     let filter = DeliveryFilter {
@@ -292,4 +300,166 @@ pub async fn integrations_channels_and_options(store: Shared) {
         store.project_option(p.id, "webhooks:urls").await.unwrap(),
         None
     );
+}
+
+#[store_test]
+pub async fn a_burst_is_held_for_one_summary(store: Shared) {
+    let p = project(&store).await;
+    let channel = store
+        .create_channel(&NewChannel {
+            org_id: p.org_id,
+            project_id: None,
+            name: "ops".into(),
+            kind: "slack".into(),
+            config: "{}".into(),
+        })
+        .await
+        .unwrap();
+    let message = |n: usize| NewDelivery {
+        target: DeliveryTarget::Channel {
+            channel_id: channel.id,
+        },
+        ..webhook(p.org_id, p.id, &format!("m{n}"))
+    };
+    let burst = Some(BurstPolicy {
+        threshold: 2,
+        window_ms: HOUR,
+    });
+    let batch: Vec<NewDelivery> = (0..5).map(message).collect();
+    store.commit_signals(&[], &[], &batch, burst).await.unwrap();
+    let filter = |state| DeliveryFilter {
+        org_id: p.org_id,
+        state: Some(state),
+        limit: 100,
+        ..Default::default()
+    };
+    let held = store
+        .list_deliveries(&filter(DeliveryState::Held))
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 3, "the two first go alone, the rest wait");
+    let pending = store
+        .list_deliveries(&filter(DeliveryState::Pending))
+        .await
+        .unwrap();
+    let summaries: Vec<&Delivery> = pending.iter().filter(|d| d.resource == "summary").collect();
+    assert_eq!(summaries.len(), 1, "one summary for the burst");
+    assert_eq!(pending.len(), 3);
+
+    let payload = store
+        .fill_summary(summaries[0].id, &|previous, held| {
+            format!(
+                "{previous}+{}",
+                held.iter()
+                    .map(|d| d.payload.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(payload, "+m2,m3,m4");
+    assert!(
+        store
+            .list_deliveries(&filter(DeliveryState::Held))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .list_deliveries(&filter(DeliveryState::Collapsed))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    // Filled again (a retry), it keeps what it took.
+    let again = store
+        .fill_summary(summaries[0].id, &|previous, held| {
+            format!("{previous}{}", held.len())
+        })
+        .await
+        .unwrap();
+    assert_eq!(again, "+m2,m3,m40");
+
+    assert_eq!(store.channel_sent_since(channel.id, 0).await.unwrap(), 0);
+    let due = store.claim_deliveries(10, 60_000).await.unwrap();
+    let attempt = DeliveryAttempt {
+        at: now(),
+        status: Some(200),
+        duration_ms: 1,
+        response: None,
+        error: None,
+    };
+    store
+        .record_attempt(due[0].id, &attempt, AttemptNext::Delivered)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .channel_sent_since(channel.id, now() - HOUR)
+            .await
+            .unwrap(),
+        1
+    );
+    store
+        .postpone_delivery(due[1].id, now() + HOUR)
+        .await
+        .unwrap();
+    let left: Vec<i64> = store
+        .claim_deliveries(10, 60_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert!(!left.contains(&due[1].id), "postponed until later");
+}
+
+#[store_test]
+pub async fn a_finished_check_is_a_verdict_signal(store: Shared) {
+    let p = project(&store).await;
+    store
+        .schedule_checks(&[NewCheck {
+            project_id: p.id,
+            version: "1.1".into(),
+            environment: "production".into(),
+            deploy_id: None,
+            due_at: now() - 1,
+        }])
+        .await
+        .unwrap();
+    let due = store.due_checks(now(), 10).await.unwrap();
+    store
+        .complete_check(due[0].id, now(), "regressed", "{}")
+        .await
+        .unwrap();
+    store
+        .complete_check(due[0].id, now(), "healthy", "{}")
+        .await
+        .unwrap();
+    let signals = store.claim_signals(10, 60_000).await.unwrap();
+    assert_eq!(signals.len(), 1, "a check finishes once");
+    assert_eq!(signals[0].kind, SignalKind::Verdict);
+    assert_eq!(signals[0].check_id, Some(due[0].id));
+    assert_eq!(signals[0].issue_id, None);
+    let check = store.get_check(due[0].id).await.unwrap();
+    assert_eq!(check.verdict.as_deref(), Some("regressed"));
+}
+
+#[store_test]
+pub async fn channels_alerted_about_an_issue_are_known(store: Shared) {
+    let p = project(&store).await;
+    let r = ingest_events(&store, p.id, vec![event(p.id, &eid(1), "a", now())]).await;
+    let issue_id = r[0].issue_id.unwrap();
+    let alert = NewDelivery {
+        issue_id: Some(issue_id),
+        resource: "event_alert".into(),
+        target: DeliveryTarget::Channel { channel_id: 7 },
+        ..webhook(p.org_id, p.id, "{}")
+    };
+    store.enqueue_deliveries(&[alert]).await.unwrap();
+    assert_eq!(store.issue_channels(issue_id).await.unwrap(), vec![7]);
+    assert!(store.issue_channels(issue_id + 1).await.unwrap().is_empty());
 }

@@ -230,8 +230,9 @@ impl AlertStore for SqlStore {
         signal_ids: &[i64],
         firings: &[Firing],
         deliveries: &[NewDelivery],
+        burst: Option<BurstPolicy>,
     ) -> Result<Vec<usize>> {
-        self.commit_alert_signals(signal_ids, firings, deliveries)
+        self.commit_alert_signals(signal_ids, firings, deliveries, burst)
             .await
     }
 
@@ -244,7 +245,7 @@ impl AlertStore for SqlStore {
 
     async fn enqueue_deliveries(&self, deliveries: &[NewDelivery]) -> Result<Vec<Delivery>> {
         let mut tx = self.begin_write().await?;
-        let ids = outbox::insert_deliveries(&mut tx, deliveries, self.clock.now_ms()).await?;
+        let ids = outbox::insert_deliveries(&mut tx, deliveries, self.clock.now_ms(), None).await?;
         tx.commit().await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
@@ -293,6 +294,42 @@ impl AlertStore for SqlStore {
         .execute(&self.writer)
         .await?;
         self.delivery_by_id(id).await
+    }
+
+    async fn postpone_delivery(&self, id: i64, next_at: Millis) -> Result<()> {
+        sqlx::query("UPDATE deliveries SET next_at = $2, claimed_until = 0 WHERE id = $1")
+            .bind(id)
+            .bind(next_at)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn channel_sent_since(&self, channel_id: i64, since: Millis) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM deliveries WHERE target_kind = 'channel' AND target_id = $1 \
+             AND state = 'delivered' AND finished_at >= $2",
+        )
+        .bind(channel_id)
+        .bind(since)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    async fn fill_summary(&self, summary_id: i64, build: &SummaryFn<'_>) -> Result<String> {
+        self.fill_burst_summary(summary_id, build).await
+    }
+
+    async fn issue_channels(&self, issue_id: i64) -> Result<Vec<i64>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT target_id FROM deliveries WHERE issue_id = $1 \
+             AND target_kind = 'channel' AND resource = 'event_alert'",
+        )
+        .bind(issue_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 
     async fn create_sentry_app(&self, app: &NewSentryApp) -> Result<SentryApp> {

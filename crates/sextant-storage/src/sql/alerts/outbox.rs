@@ -14,7 +14,7 @@ use crate::model::Millis;
 use crate::{Result, StoreError};
 
 const SIGNAL_COLUMNS: &str =
-    "id, project_id, issue_id, kind, new_issue, regression, event_id, created_at";
+    "id, project_id, issue_id, check_id, kind, new_issue, regression, event_id, created_at";
 const DELIVERY_COLUMNS: &str = "id, request_id, org_id, project_id, issue_id, rule_id, \
      target_kind, target_id, url, resource, action, payload, state, attempts, next_at, \
      created_at, finished_at";
@@ -25,6 +25,7 @@ fn signal(row: &AnyRow) -> Result<AlertSignal> {
         id: row.try_get("id")?,
         project_id: row.try_get("project_id")?,
         issue_id: row.try_get("issue_id")?,
+        check_id: row.try_get("check_id")?,
         kind: SignalKind::parse(&kind)
             .ok_or_else(|| StoreError::Backend(format!("unknown signal kind {kind:?}")))?,
         new_issue: row.try_get::<i64, _>("new_issue")? != 0,
@@ -79,6 +80,7 @@ pub(super) async fn insert_deliveries(
     tx: &mut Transaction<'static, Any>,
     deliveries: &[NewDelivery],
     now: Millis,
+    burst: Option<BurstPolicy>,
 ) -> Result<Vec<i64>> {
     let wanted: Vec<i64> = deliveries.iter().filter_map(|d| d.project_id).collect();
     let mut live: HashSet<i64> = HashSet::new();
@@ -101,11 +103,17 @@ pub(super) async fn insert_deliveries(
         .filter(|d| d.project_id.is_none_or(|p| live.contains(&p)))
     {
         let (kind, target_id, url) = target_columns(&d.target);
+        let state = match (&d.target, d.project_id, burst) {
+            (DeliveryTarget::Channel { channel_id }, Some(project_id), Some(policy)) => {
+                hold_in_burst(tx, *channel_id, project_id, d.org_id, policy, now).await?
+            }
+            _ => DeliveryState::Pending,
+        };
         let row = sqlx::query(
             "INSERT INTO deliveries (request_id, org_id, project_id, issue_id, rule_id, \
              target_kind, target_id, url, resource, action, payload, state, attempts, next_at, \
              claimed_until, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-             'pending', 0, $12, 0, $12) RETURNING id",
+             $13, 0, $12, 0, $12) RETURNING id",
         )
         .bind(uuid::Uuid::new_v4().simple().to_string())
         .bind(d.org_id)
@@ -119,11 +127,66 @@ pub(super) async fn insert_deliveries(
         .bind(&d.action)
         .bind(&d.payload)
         .bind(now)
+        .bind(state.as_str())
         .fetch_one(&mut **tx)
         .await?;
         ids.push(row.try_get(0)?);
     }
     Ok(ids)
+}
+
+/// Whether a channel message for a project is part of a burst: the channel already got
+/// `threshold` messages for the project within the window, or a summary is open (pending
+/// and not being sent). A held message opens a summary, due a window later, if none is
+/// open; whichever summary is filled next takes it.
+async fn hold_in_burst(
+    tx: &mut Transaction<'static, Any>,
+    channel_id: i64,
+    project_id: i64,
+    org_id: i64,
+    policy: BurstPolicy,
+    now: Millis,
+) -> Result<DeliveryState> {
+    let open = sqlx::query(
+        "SELECT id FROM deliveries WHERE target_kind = 'channel' AND target_id = $1 \
+         AND project_id = $2 AND state = 'pending' AND resource = 'summary' \
+         AND claimed_until < $3",
+    )
+    .bind(channel_id)
+    .bind(project_id)
+    .bind(now)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if open.is_some() {
+        return Ok(DeliveryState::Held);
+    }
+    let recent = sqlx::query(
+        "SELECT COUNT(*) FROM deliveries WHERE target_kind = 'channel' AND target_id = $1 \
+         AND project_id = $2 AND created_at > $3 AND resource <> 'summary'",
+    )
+    .bind(channel_id)
+    .bind(project_id)
+    .bind(now - policy.window_ms)
+    .fetch_one(&mut **tx)
+    .await?;
+    if recent.try_get::<i64, _>(0)? < policy.threshold {
+        return Ok(DeliveryState::Pending);
+    }
+    sqlx::query(
+        "INSERT INTO deliveries (request_id, org_id, project_id, issue_id, rule_id, \
+         target_kind, target_id, url, resource, action, payload, state, attempts, next_at, \
+         claimed_until, created_at) VALUES ($1, $2, $3, NULL, NULL, 'channel', $4, NULL, \
+         'summary', 'summary', '', 'pending', 0, $5, 0, $6)",
+    )
+    .bind(uuid::Uuid::new_v4().simple().to_string())
+    .bind(org_id)
+    .bind(project_id)
+    .bind(channel_id)
+    .bind(now + policy.window_ms)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(DeliveryState::Held)
 }
 
 impl SqlStore {
@@ -162,6 +225,7 @@ impl SqlStore {
         signal_ids: &[i64],
         firings: &[Firing],
         deliveries: &[NewDelivery],
+        burst: Option<BurstPolicy>,
     ) -> Result<Vec<usize>> {
         let now = self.clock.now_ms();
         let mut tx = self.begin_write().await?;
@@ -190,7 +254,7 @@ impl SqlStore {
             }
         }
         outgoing.extend(deliveries.iter().cloned());
-        insert_deliveries(&mut tx, &outgoing, now).await?;
+        insert_deliveries(&mut tx, &outgoing, now, burst).await?;
         for chunk in signal_ids.chunks(ID_CHUNK) {
             let sql = format!(
                 "DELETE FROM alert_signals WHERE id IN ({})",
@@ -204,6 +268,52 @@ impl SqlStore {
         }
         tx.commit().await?;
         Ok(fired)
+    }
+
+    pub(super) async fn fill_burst_summary(
+        &self,
+        summary_id: i64,
+        build: &SummaryFn<'_>,
+    ) -> Result<String> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1"
+        )))
+        .bind(summary_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let summary = delivery(&row)?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE state = 'held' \
+             AND target_kind = $1 AND target_id = $2 AND project_id = $3 ORDER BY id"
+        )))
+        .bind(target_columns(&summary.target).0)
+        .bind(target_columns(&summary.target).1)
+        .bind(summary.project_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let held = rows.iter().map(delivery).collect::<Result<Vec<_>>>()?;
+        let payload = build(&summary.payload, &held);
+        let now = self.clock.now_ms();
+        for chunk in held.chunks(ID_CHUNK) {
+            let sql = format!(
+                "UPDATE deliveries SET state = 'collapsed', finished_at = $1 WHERE id IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now);
+            for d in chunk {
+                q = q.bind(d.id);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        sqlx::query("UPDATE deliveries SET payload = $2 WHERE id = $1")
+            .bind(summary_id)
+            .bind(&payload)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(payload)
     }
 
     pub(super) async fn delivery_by_id(&self, id: i64) -> Result<Delivery> {
