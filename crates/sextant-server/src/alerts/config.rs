@@ -16,6 +16,12 @@ pub struct AlertsConfig {
     /// Days of per-minute counters kept for frequency rules (their longest interval is
     /// 30 days).
     pub counter_days: u64,
+    /// A channel that got this many messages for one project within `burst_window_secs`
+    /// gets the next ones as one summary per window instead.
+    pub burst_threshold: u32,
+    pub burst_window_secs: f64,
+    /// Messages a channel is sent per minute at most; the rest wait their turn.
+    pub channel_per_minute: u32,
 }
 
 impl Default for AlertsConfig {
@@ -25,6 +31,9 @@ impl Default for AlertsConfig {
             poll_ms: 1000,
             concurrency: 16,
             counter_days: 31,
+            burst_threshold: 5,
+            burst_window_secs: 120.0,
+            channel_per_minute: 20,
         }
     }
 }
@@ -37,6 +46,15 @@ impl AlertsConfig {
         let secs = *self.retry_secs.get(index)?;
         // Non-finite or negative settings retry at once rather than never.
         Some((secs.max(0.0) * 1000.0).min(i64::MAX as f64) as i64)
+    }
+}
+
+impl AlertsConfig {
+    pub fn burst(&self) -> sextant_storage::BurstPolicy {
+        sextant_storage::BurstPolicy {
+            threshold: i64::from(self.burst_threshold.max(1)),
+            window_ms: (self.burst_window_secs.max(0.0) * 1000.0) as i64,
+        }
     }
 }
 

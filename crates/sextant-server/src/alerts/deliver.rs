@@ -11,13 +11,15 @@ use tokio::sync::{Notify, Semaphore, watch};
 
 use super::channels::ChannelConfig;
 use super::config::AlertsConfig;
-use super::notice::Notice;
+use super::notice::{Notice, NoticeKind};
 use super::payload::signature;
+use super::storm;
 use crate::outbound::{OutboundClient, OutboundError};
 
 /// How long a claim on a delivery lasts: well past the outbound client's total timeout,
 /// so only a node that died lets it go.
 const LEASE_MS: i64 = 120_000;
+const MINUTE_MS: i64 = 60_000;
 
 /// What one delivery sends.
 struct Request {
@@ -45,6 +47,8 @@ enum Unsendable {
 
 pub(super) struct Deliverer {
     pub store: Arc<dyn Store>,
+    /// For the links of storm summaries.
+    pub base_url: String,
     pub client: OutboundClient,
     pub config: AlertsConfig,
 }
@@ -99,6 +103,24 @@ impl Deliverer {
 
     async fn deliver(&self, delivery: Delivery) {
         let started = self.store.clock().now_ms();
+        if let DeliveryTarget::Channel { channel_id } = delivery.target {
+            match self.over_rate(channel_id, started).await {
+                Ok(Some(next_at)) => {
+                    if let Err(err) = self.store.postpone_delivery(delivery.id, next_at).await {
+                        tracing::error!(
+                            error = &err as &dyn std::error::Error,
+                            "postponing a delivery failed"
+                        );
+                    }
+                    return;
+                }
+                Ok(None) => {}
+                Err(err) => tracing::error!(
+                    error = &err as &dyn std::error::Error,
+                    "reading a channel's rate failed"
+                ),
+            }
+        }
         let (attempt, next) = match self.request(&delivery).await {
             Ok(None) => (
                 DeliveryAttempt {
@@ -186,6 +208,45 @@ impl Deliverer {
         }
     }
 
+    /// When a channel over its rate may be sent to next, or `None` when it may now.
+    async fn over_rate(&self, channel_id: i64, now: i64) -> Result<Option<i64>, StoreError> {
+        let per_minute = i64::from(self.config.channel_per_minute.max(1));
+        let sent = self
+            .store
+            .channel_sent_since(channel_id, now - MINUTE_MS)
+            .await?;
+        Ok((sent >= per_minute).then_some(now + MINUTE_MS / per_minute))
+    }
+
+    /// A summary's notice, filled with the messages held for it.
+    async fn summary(&self, delivery: &Delivery) -> Result<String, StoreError> {
+        let Some(project_id) = delivery.project_id else {
+            return Ok(delivery.payload.clone());
+        };
+        let project = self.store.get_project(project_id).await?;
+        let deploy = self
+            .store
+            .list_deploys(project_id, None, None)
+            .await?
+            .into_iter()
+            .filter(|d| d.date_finished <= delivery.created_at)
+            .max_by_key(|d| d.date_finished);
+        let issues_url = format!(
+            "{}/orgs/{}/{}/?sort=new",
+            self.base_url, project.org_slug, project.slug
+        );
+        let context = storm::Context {
+            project: &project.slug,
+            issues_url: &issues_url,
+            deploy: deploy.as_ref(),
+        };
+        self.store
+            .fill_summary(delivery.id, &|previous, held| {
+                storm::summarize(previous, held, &context)
+            })
+            .await
+    }
+
     /// The request a delivery makes now: signed with the integration's current secret,
     /// or rendered with the channel's current settings. `None`: nothing to send.
     async fn request(&self, delivery: &Delivery) -> Result<Option<Request>, Unsendable> {
@@ -227,8 +288,17 @@ impl Deliverer {
                 };
                 let config: ChannelConfig = serde_json::from_str(&channel.config)
                     .map_err(|e| Unsendable::BadChannel(e.to_string()))?;
-                let notice: Notice = serde_json::from_str(&delivery.payload)
+                let payload = if delivery.resource == "summary" {
+                    self.summary(delivery).await?
+                } else {
+                    delivery.payload.clone()
+                };
+                let notice: Notice = serde_json::from_str(&payload)
                     .map_err(|e| Unsendable::BadNotice(e.to_string()))?;
+                if notice.kind == NoticeKind::Summary && notice.items.is_empty() {
+                    // Another summary took this burst's messages first.
+                    return Ok(None);
+                }
                 let rendered = config
                     .render(&notice)
                     .map_err(|e| Unsendable::BadChannel(e.to_string()))?;

@@ -109,7 +109,14 @@ impl Evaluator {
                 }
             }
             let project = &projects[&signal.project_id];
-            let issue = match self.store.get_issue(signal.issue_id).await {
+            if signal.kind == SignalKind::Verdict {
+                self.verdict(signal, project, &mut plain).await?;
+                continue;
+            }
+            let Some(issue_id) = signal.issue_id else {
+                continue;
+            };
+            let issue = match self.store.get_issue(issue_id).await {
                 Ok(issue) => issue,
                 Err(StoreError::NotFound) => continue,
                 Err(err) => return Err(err),
@@ -118,7 +125,11 @@ impl Evaluator {
                 .await?;
         }
         let ids: Vec<i64> = signals.iter().map(|s| s.id).collect();
-        let fired = self.store.commit_signals(&ids, &firings, &plain).await?;
+        let burst = Some(self.config.burst());
+        let fired = self
+            .store
+            .commit_signals(&ids, &firings, &plain, burst)
+            .await?;
         if !plain.is_empty() || fired.iter().any(|&i| !firings[i].deliveries.is_empty()) {
             self.deliveries.notify_one();
         }
@@ -176,6 +187,7 @@ impl Evaluator {
             SignalKind::Resolved => Some("resolved"),
             SignalKind::Unresolved => Some("unresolved"),
             SignalKind::Ignored => Some("ignored"),
+            SignalKind::Verdict => None,
         };
         if let Some(action) = action {
             for app in project.apps.iter().filter(|a| subscribed(a, "issue")) {
@@ -192,6 +204,9 @@ impl Evaluator {
                     payload: body.to_string(),
                 });
             }
+        }
+        if signal.kind == SignalKind::Resolved {
+            self.resolve_channels(issue, project, plain).await?;
         }
         // Rules act for open issues only: resolving or ignoring one silences it.
         if signal.kind != SignalKind::Event
@@ -244,6 +259,60 @@ impl Evaluator {
                 deliveries: self
                     .actions(*rule_id, spec, signal, issue, project, &alert)
                     .await?,
+            });
+        }
+        Ok(())
+    }
+
+    /// A verdict's alerts, for the rules that listen to verdicts.
+    async fn verdict(
+        &self,
+        signal: &AlertSignal,
+        project: &ProjectRules,
+        plain: &mut Vec<NewDelivery>,
+    ) -> Result<(), StoreError> {
+        let Some(check_id) = signal.check_id else {
+            return Ok(());
+        };
+        let check = match self.store.get_check(check_id).await {
+            Ok(check) => check,
+            Err(StoreError::NotFound) => return Ok(()),
+            Err(err) => return Err(err),
+        };
+        if let Some(action) = super::verdict::change(self.store.as_ref(), &check).await? {
+            plain.extend(super::verdict::deliveries(
+                &project.rules,
+                &project.project,
+                &project.apps,
+                &check,
+                action,
+                &self.base_url,
+            ));
+        }
+        Ok(())
+    }
+
+    /// A resolved issue resolves what its alerts opened: each channel that was alerted
+    /// about it hears that it is resolved (PagerDuty resolves the incident by its key).
+    async fn resolve_channels(
+        &self,
+        issue: &Issue,
+        project: &ProjectRules,
+        plain: &mut Vec<NewDelivery>,
+    ) -> Result<(), StoreError> {
+        for channel_id in self.store.issue_channels(issue.id).await? {
+            let mut notice = issue_notice(issue, &project.project, &self.base_url);
+            notice.kind = NoticeKind::IssueResolved;
+            notice.timestamp_ms = self.store.clock().now_ms();
+            plain.push(NewDelivery {
+                org_id: project.project.org_id,
+                project_id: Some(project.project.id),
+                issue_id: Some(issue.id),
+                rule_id: None,
+                target: DeliveryTarget::Channel { channel_id },
+                resource: "issue".into(),
+                action: "resolved".into(),
+                payload: serde_json::to_string(&notice).unwrap_or_default(),
             });
         }
         Ok(())
@@ -438,29 +507,38 @@ fn rule_notice(
     record: &EventRecord,
     base_url: &str,
 ) -> Notice {
-    let kind = if signal.new_issue {
+    let mut notice = issue_notice(issue, &project.project, base_url);
+    notice.kind = if signal.new_issue {
         NoticeKind::NewIssue
     } else if signal.regression {
         NoticeKind::Regression
     } else {
         NoticeKind::RuleTriggered
     };
+    notice.environment = record.environment.clone();
+    notice.release = record.release.clone();
+    notice.fields.push(("rule".into(), spec.name.clone()));
+    notice.timestamp_ms = record.received_at;
+    notice
+}
+
+/// What a notice says of an issue, whatever happened to it.
+fn issue_notice(issue: &Issue, project: &Project, base_url: &str) -> Notice {
     Notice {
-        kind,
+        kind: NoticeKind::RuleTriggered,
         title: issue.title.clone(),
-        project: project.project.slug.clone(),
-        url: payload::issue_web_url(base_url, &project.project, issue.id),
+        project: project.slug.clone(),
+        url: payload::issue_web_url(base_url, project, issue.id),
         culprit: Some(issue.culprit.clone()).filter(|c| !c.is_empty()),
         level: Some(issue.level.clone()),
-        environment: record.environment.clone(),
-        release: record.release.clone(),
+        environment: None,
+        release: issue.last_release.clone(),
         fields: vec![
             ("events".into(), issue.times_seen.to_string()),
             ("users".into(), issue.user_count.to_string()),
-            ("rule".into(), spec.name.clone()),
         ],
         items: Vec::new(),
         dedup_key: format!("sextant-issue-{}", issue.id),
-        timestamp_ms: record.received_at,
+        timestamp_ms: issue.last_seen,
     }
 }

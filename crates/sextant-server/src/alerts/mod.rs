@@ -15,6 +15,8 @@ pub mod evaluate;
 pub mod notice;
 pub mod payload;
 pub mod rules;
+mod storm;
+mod verdict;
 
 use std::sync::Arc;
 
@@ -46,11 +48,12 @@ impl Alerts {
         let evaluator = evaluate::Evaluator {
             store: store.clone(),
             config: config.clone(),
-            base_url,
+            base_url: base_url.clone(),
             deliveries: deliveries.clone(),
         };
         let deliverer = Arc::new(deliver::Deliverer {
             store,
+            base_url,
             client,
             config,
         });

@@ -5,7 +5,7 @@
 
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use sextant_storage::{EventRecord, Issue, Project, SentryApp};
+use sextant_storage::{CheckRecord, EventRecord, Issue, Project, SentryApp};
 use sha2::Sha256;
 
 use crate::serialize::issue_json;
@@ -18,8 +18,18 @@ fn application_actor() -> Value {
 /// The console page of an issue.
 pub fn issue_web_url(base_url: &str, project: &Project, issue_id: i64) -> String {
     format!(
-        "{base_url}/organizations/{}/issues/{issue_id}/",
-        project.org_slug
+        "{base_url}/orgs/{}/{}/issues/{issue_id}/",
+        project.org_slug, project.slug
+    )
+}
+
+/// The console page of a project's release.
+pub fn release_web_url(base_url: &str, project: &Project, version: &str) -> String {
+    format!(
+        "{base_url}/orgs/{}/{}/releases/{}/",
+        project.org_slug,
+        project.slug,
+        url::form_urlencoded::byte_serialize(version.as_bytes()).collect::<String>()
     )
 }
 
@@ -59,11 +69,7 @@ pub fn issue_webhook(
         );
         fields.insert(
             "project_url".into(),
-            format!(
-                "{base_url}/organizations/{}/projects/{}/",
-                project.org_slug, project.slug
-            )
-            .into(),
+            format!("{base_url}/orgs/{}/{}/", project.org_slug, project.slug).into(),
         );
     }
     envelope(action, app, json!({ "issue": serialized }))
@@ -88,7 +94,7 @@ fn event_data(event: &Value, record: &EventRecord, project: &Project, base_url: 
         fields.insert(
             "web_url".into(),
             format!(
-                "{}events/{}/",
+                "{}?event={}",
                 issue_web_url(base_url, project, issue_id),
                 record.event_id
             )
@@ -152,6 +158,41 @@ pub fn legacy_webhook(issue: &Issue, alert: &EventAlert<'_>, triggering_rules: &
         ),
         "triggering_rules": triggering_rules,
         "event": event,
+    })
+}
+
+/// `release_verdict` resource (Sextant's own), action `regressed` or `recovered`: a
+/// post-deploy check's verdict with its statistics.
+pub fn release_verdict_webhook(
+    action: &str,
+    app: &SentryApp,
+    check: &CheckRecord,
+    project: &Project,
+    base_url: &str,
+) -> Value {
+    envelope(
+        action,
+        app,
+        json!({ "release_verdict": verdict_data(check, project, base_url) }),
+    )
+}
+
+/// A verdict as webhooks carry it: the release, the deploy, and the gate's report.
+pub fn verdict_data(check: &CheckRecord, project: &Project, base_url: &str) -> Value {
+    let report: Value = check
+        .report
+        .as_deref()
+        .and_then(|r| serde_json::from_str(r).ok())
+        .unwrap_or(Value::Null);
+    json!({
+        "verdict": check.verdict,
+        "release": check.version,
+        "environment": check.environment,
+        "deployId": check.deploy_id.map(|d| d.to_string()),
+        "dateChecked": check.run_at.map(crate::clock::format_ms),
+        "project": {"id": project.id.to_string(), "slug": project.slug},
+        "report": report,
+        "web_url": release_web_url(base_url, project, &check.version),
     })
 }
 

@@ -133,6 +133,22 @@ async fn tag_distributions(state: &AppState, issue: &Issue) -> UiResult<Vec<TagD
     Ok(out)
 }
 
+/// Sentry's issue permalink (`/organizations/{org}/issues/{id}/`, which the API and
+/// webhooks hand out), answered with the console's page for the issue.
+pub async fn permalink(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path((org, id)): Path<(String, i64)>,
+) -> UiResult<Response> {
+    let issue = state.store.get_issue(id).await?;
+    let owner = state.store.get_project(issue.project_id).await?;
+    let project = viewer.project(&state, &org, &owner.slug).await?;
+    if project.id != owner.id {
+        return Err(UiError::NotFound);
+    }
+    Ok(Redirect::to(&format!("/orgs/{org}/{}/issues/{id}/", project.slug)).into_response())
+}
+
 pub async fn detail(
     viewer: Viewer,
     State(state): State<AppState>,

@@ -61,6 +61,7 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{project}/bulk"), post(issues::bulk))
         .route(&format!("{project}/live"), get(live::stream))
         .route(&format!("{project}/issues/{{id}}/"), get(issue::detail))
+        .route("/organizations/{org}/issues/{id}/", get(issue::permalink))
         .route(
             &format!("{project}/issues/{{id}}/action"),
             post(issue::action),

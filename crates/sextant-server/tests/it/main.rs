@@ -7,6 +7,8 @@ mod support;
 mod accounts_authz;
 mod accounts_sessions;
 mod alerts;
+mod alerts_storm;
+mod alerts_verdict;
 mod api_projects_keys;
 mod api_search;
 mod fixtures;

@@ -36,6 +36,11 @@ pub enum ConditionKind {
     SessionPercent(SessionPercent),
     /// A level, tag or attribute check given in its legacy condition form.
     Check(Check),
+    /// A post-deploy check concluded "regressed" (and, with `recovered`, a later one that
+    /// the release recovered). Verdicts are not events: this never passes on one.
+    ReleaseVerdict {
+        recovered: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -154,7 +159,8 @@ const COMPARISON_TYPES: [(&str, ComparisonType); 2] = [
     ("percent", ComparisonType::Percent),
 ];
 
-const CONDITION_IDS: [&str; 10] = [
+const CONDITION_IDS: [&str; 11] = [
+    ids::RELEASE_VERDICT,
     ids::FIRST_SEEN,
     ids::REGRESSION,
     ids::REAPPEARED,
@@ -174,6 +180,11 @@ pub(super) fn parse_condition(path: &str, value: &Value) -> Result<Condition, Ru
         ids::REGRESSION => (ConditionKind::Regression, &[]),
         ids::REAPPEARED => (ConditionKind::Reappeared, &[]),
         ids::EVERY_EVENT => (ConditionKind::EveryEvent, &[]),
+        ids::RELEASE_VERDICT => {
+            let verdicts = [("regressed", false), ("any", true)];
+            let recovered = item.opt_choice("verdict", &verdicts)?.unwrap_or(false);
+            (ConditionKind::ReleaseVerdict { recovered }, &["verdict"])
+        }
         ids::EVENT_FREQUENCY => (
             ConditionKind::EventFrequency(count_frequency(&item)?),
             &FREQUENCY_PARAMS,
@@ -276,6 +287,10 @@ impl Condition {
                 );
             }
             ConditionKind::Check(check) => check_params(&mut out, check),
+            ConditionKind::ReleaseVerdict { recovered } => {
+                let verdict = if *recovered { "any" } else { "regressed" };
+                out.insert("verdict".into(), json!(verdict));
+            }
         }
         stored_item(self.id, out, &self.extra)
     }

@@ -122,6 +122,7 @@ pub fn evaluate(
         ConditionKind::UniqueUserFrequency(f) => count_passes(f, issue, |w| counts.users(w)),
         ConditionKind::SessionPercent(f) => session_percent_passes(f, issue, counts),
         ConditionKind::Check(check) => check_passes(check, event, issue, now_ms),
+        ConditionKind::ReleaseVerdict { .. } => false,
     });
     if !combine(spec.action_match, conditions) {
         return false;

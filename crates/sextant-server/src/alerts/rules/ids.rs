@@ -9,6 +9,10 @@ pub const USER_FREQUENCY: &str =
     "sentry.rules.conditions.event_frequency.EventUniqueUserFrequencyCondition";
 pub const SESSION_PERCENT: &str =
     "sentry.rules.conditions.event_frequency.EventFrequencyPercentCondition";
+/// Sextant's: a post-deploy check's verdict (`verdict`: `regressed`, or `any` to hear of
+/// recoveries too).
+pub const RELEASE_VERDICT: &str =
+    "sextant.rules.conditions.release_verdict.ReleaseVerdictCondition";
 /// The legacy condition forms of the level, tag and attribute checks.
 pub const LEVEL_CONDITION: &str = "sentry.rules.conditions.level.LevelCondition";
 pub const TAGGED_CONDITION: &str = "sentry.rules.conditions.tagged_event.TaggedEventCondition";

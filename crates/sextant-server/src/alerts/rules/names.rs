@@ -122,6 +122,12 @@ impl Condition {
                 f.interval.key()
             ),
             ConditionKind::Check(check) => check_name(check),
+            ConditionKind::ReleaseVerdict { recovered: false } => {
+                "A post-deploy check finds the release regressed".into()
+            }
+            ConditionKind::ReleaseVerdict { recovered: true } => {
+                "A post-deploy check finds the release regressed or recovered".into()
+            }
         }
     }
 }

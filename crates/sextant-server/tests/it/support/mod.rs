@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test module uses a different subset
 
 pub mod accounts;
+pub mod alerting;
 pub mod envelope;
 pub mod event;
 pub mod http;
