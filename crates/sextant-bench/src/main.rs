@@ -43,6 +43,10 @@ pub struct BenchArgs {
     /// Parallel connections, one sending thread each.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+    /// Send at most this many events per second in all (paced per connection), to
+    /// measure under a steady load rather than at full speed.
+    #[arg(long)]
+    pub rate: Option<f64>,
     /// Distinct issue templates; each groups into its own issue.
     #[arg(long, default_value_t = 50)]
     pub templates: usize,
@@ -310,7 +314,17 @@ fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let ticks = probe::clock_ticks();
     let progress = progress_bar(bodies.len() as u64, args.quiet);
     let cpu_before = probe::self_cpu_ms(ticks);
-    let load = send::run(&target, &bodies, args.concurrency, args.duration, &progress);
+    let pace = args.rate.map(|rate| send::Pace {
+        per_connection: Duration::from_secs_f64(args.concurrency as f64 / rate.max(0.001)),
+    });
+    let load = send::run(
+        &target,
+        &bodies,
+        args.concurrency,
+        args.duration,
+        pace,
+        &progress,
+    );
     let client_cpu = probe::self_cpu_ms(ticks) - cpu_before;
     progress.finish_and_clear();
     drop(bodies);

@@ -116,13 +116,21 @@ pub struct LoadResult {
     pub samples: BTreeMap<String, String>,
 }
 
+/// A steady rate: each connection sends one request per `per_connection` at most.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    pub per_connection: Duration,
+}
+
 /// Sends `bodies` in order over `concurrency` connections until all are sent or
-/// `deadline` has passed since the first send.
+/// `deadline` has passed since the first send, as fast as the server answers or at
+/// `pace`.
 pub fn run(
     target: &Target,
     bodies: &[Vec<u8>],
     concurrency: usize,
     deadline: Option<Duration>,
+    pace: Option<Pace>,
     progress: &ProgressBar,
 ) -> LoadResult {
     let next = AtomicUsize::new(0);
@@ -133,13 +141,26 @@ pub fn run(
     let per_thread: Vec<(Vec<Outcome>, u64, Duration)> = std::thread::scope(|scope| {
         let handles: Vec<_> = clients
             .into_iter()
-            .map(|mut client| {
+            .enumerate()
+            .map(|(index, mut client)| {
                 let (next, samples) = (&next, &samples);
                 scope.spawn(move || {
                     let mut outcomes = Vec::with_capacity(bodies.len() / concurrency + 1);
                     let mut bytes = 0u64;
                     let mut last = Duration::ZERO;
+                    // Connections are staggered across one slot, not sent together.
+                    let mut slot = start
+                        + pace.map_or(Duration::ZERO, |p| {
+                            p.per_connection.mul_f64(index as f64 / concurrency as f64)
+                        });
                     loop {
+                        if let Some(pace) = pace {
+                            // Absolute slots: a slow answer is caught up, not added.
+                            slot += pace.per_connection;
+                            if let Some(wait) = slot.checked_duration_since(Instant::now()) {
+                                std::thread::sleep(wait);
+                            }
+                        }
                         if deadline.is_some_and(|d| start.elapsed() >= d) {
                             break;
                         }
