@@ -8,12 +8,14 @@
 //! attempt. Each step is claimed with a lease, so `kill -9` anywhere loses nothing.
 
 pub mod api;
+pub mod channel_store;
 pub mod channels;
 pub mod config;
 mod deliver;
 pub mod evaluate;
 pub mod notice;
 pub mod payload;
+pub mod rule_store;
 pub mod rules;
 mod storm;
 mod verdict;

@@ -9,10 +9,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sextant_storage::{Channel, DeliveryTarget, NewChannel, NewDelivery, Organization};
+use sextant_storage::{Channel, NewChannel, Organization};
 
+use super::super::channel_store::{self, ChannelSaveError};
 use super::super::channels::ChannelConfig;
-use super::super::notice::{Notice, NoticeKind};
 use super::deliveries::delivery_json;
 use crate::api::auth::Auth;
 use crate::api::error::{ApiError, ApiResult};
@@ -59,37 +59,28 @@ async fn new_channel(
     current: Option<&Channel>,
 ) -> ApiResult<NewChannel> {
     let config = match (body.config, current) {
-        (Some(raw), _) => {
-            let config: ChannelConfig = serde_json::from_value(raw)
-                .map_err(|e| ApiError::bad_request(format!("config: {e}")))?;
-            config
-                .validate()
-                .map_err(|e| ApiError::bad_request(format!("config: {e}")))?;
-            config
-        }
+        (Some(raw), _) => serde_json::from_value(raw)
+            .map_err(|e| ApiError::bad_request(format!("config: {e}")))?,
         (None, Some(channel)) => serde_json::from_str(&channel.config)
             .map_err(|e| ApiError::Internal(format!("stored channel config: {e}")))?,
         (None, None) => return Err(ApiError::bad_request("config: required")),
     };
-    let name = body
-        .name
-        .or_else(|| current.map(|c| c.name.clone()))
-        .unwrap_or_else(|| config.kind_name().to_string());
-    if name.trim().is_empty() || name.len() > 200 {
-        return Err(ApiError::bad_request("name: 1 to 200 characters"));
-    }
+    let name = body.name.or_else(|| current.map(|c| c.name.clone()));
     let project_id = match body.project.as_deref() {
         Some(slug) => Some(resolve_project(state, &org.slug, slug).await?.id),
         None => current.and_then(|c| c.project_id),
     };
-    Ok(NewChannel {
-        org_id: org.id,
-        project_id,
-        name: name.trim().to_string(),
-        kind: config.kind_name().to_string(),
-        config: serde_json::to_string(&config)
-            .map_err(|e| ApiError::Internal(format!("channel config: {e}")))?,
-    })
+    channel_store::new_channel(org.id, project_id, name.as_deref(), &config).map_err(api_error)
+}
+
+fn api_error(err: ChannelSaveError) -> ApiError {
+    match err {
+        ChannelSaveError::Config(_) | ChannelSaveError::Name => {
+            ApiError::bad_request(err.to_string())
+        }
+        ChannelSaveError::Encode(e) => ApiError::Internal(format!("channel: {e}")),
+        ChannelSaveError::Store(e) => e.into(),
+    }
 }
 
 pub async fn list(
@@ -148,43 +139,19 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// "Send test": a test notice through the outbox, like any other delivery, so its
-/// result shows in the delivery log.
+/// "Send test": a test notice through the outbox, shown in the delivery log.
 pub async fn send_test(
     _auth: Auth,
     State(state): State<AppState>,
     Path(p): Path<PathParams>,
 ) -> ApiResult<Response> {
     let (org, channel) = org_and_channel(&state, &p).await?;
-    let notice = Notice {
-        kind: NoticeKind::Test,
-        title: format!("Test notification for {}", channel.name),
-        project: org.slug.clone(),
-        url: format!("{}/orgs/{}/settings", state.base_url(), org.slug),
-        culprit: None,
-        level: Some("info".into()),
-        environment: None,
-        release: None,
-        fields: vec![("channel".into(), channel.name.clone())],
-        items: Vec::new(),
-        dedup_key: format!("sextant-test-{}", channel.id),
-        timestamp_ms: state.clock.now_ms(),
-    };
-    let delivery = NewDelivery {
-        org_id: org.id,
-        project_id: channel.project_id,
-        issue_id: None,
-        rule_id: None,
-        target: DeliveryTarget::Channel {
-            channel_id: channel.id,
-        },
-        resource: "test".into(),
-        action: "test".into(),
-        payload: serde_json::to_string(&notice)
-            .map_err(|e| ApiError::Internal(format!("notice: {e}")))?,
-    };
-    let written = state.store.enqueue_deliveries(&[delivery]).await?;
+    let now = state.clock.now_ms();
+    let written =
+        channel_store::send_test(state.store.as_ref(), &org, &channel, &state.base_url(), now)
+            .await
+            .map_err(api_error)?;
     state.alert_deliveries.notify_one();
-    let body = written.first().map(delivery_json).unwrap_or(Value::Null);
+    let body = written.as_ref().map(delivery_json).unwrap_or(Value::Null);
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }

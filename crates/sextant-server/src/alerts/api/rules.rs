@@ -8,9 +8,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use sextant_storage::{AlertRule, NewRule, Project, StoreError, needs};
+use sextant_storage::{AlertRule, Project};
 
-use super::super::rules::{self, ActionKind, ConditionKind, Match, RuleSpec};
+use super::super::rule_store::{self, RuleSaveError};
+use super::super::rules::{self, RuleSpec};
 use crate::api::auth::Auth;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::support::{PathParams, param, path_project};
@@ -39,92 +40,31 @@ fn rule_json(rule: &AlertRule, project: &Project) -> Value {
     })
 }
 
-/// What the batch writer must record for a rule (bits of `needs`).
-fn needs_of(spec: &RuleSpec) -> i64 {
-    let wanted = spec.needs();
-    let mut bits = 0;
-    if !wanted.event_windows.is_empty() {
-        bits |= needs::EVENT_COUNTS;
-    }
-    if !wanted.user_windows.is_empty() {
-        bits |= needs::USER_COUNTS;
-    }
-    // New issues and regressions are always signalled; any other condition (or none,
-    // or "none of") can pass on an ordinary event.
-    let only_transitions = !spec.conditions.is_empty()
-        && spec.action_match != Match::None
-        && spec
-            .conditions
-            .iter()
-            .all(|c| matches!(c.kind, ConditionKind::FirstSeen | ConditionKind::Regression));
-    if !only_transitions {
-        bits |= needs::SIGNALS;
-    }
-    bits
-}
-
 fn refused(field: &str, message: String) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({ field: [message] }))).into_response()
 }
 
-/// The validated rule, or the 400 response naming what is wrong.
-async fn validated(
-    state: &AppState,
-    project: &Project,
-    body: &[u8],
-) -> ApiResult<Result<RuleSpec, Response>> {
-    let value: Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
-        Err(e) => return Ok(Err(refused("detail", format!("invalid JSON: {e}")))),
-    };
-    let spec = match rules::parse(&value) {
-        Ok(spec) => spec,
-        Err(err) => {
-            return Ok(Err(
-                (StatusCode::BAD_REQUEST, Json(err.to_sentry_body())).into_response()
-            ));
-        }
-    };
-    for (index, action) in spec.actions.iter().enumerate() {
-        match &action.kind {
-            ActionKind::SentryApp {
-                installation_uuid, ..
-            } => match state.store.find_installation(installation_uuid).await {
-                Ok(app) if app.org_id == project.org_id => {}
-                Ok(_) | Err(StoreError::NotFound) => {
-                    return Ok(Err(refused(
-                        "actions",
-                        format!(
-                            "actions[{index}]: no installation {installation_uuid:?} in this organization"
-                        ),
-                    )));
-                }
-                Err(err) => return Err(err.into()),
-            },
-            ActionKind::Channel { channel } => match state.store.get_channel(*channel).await {
-                Ok(c) if c.org_id == project.org_id => {}
-                Ok(_) | Err(StoreError::NotFound) => {
-                    return Ok(Err(refused(
-                        "actions",
-                        format!("actions[{index}]: no channel {channel} in this organization"),
-                    )));
-                }
-                Err(err) => return Err(err.into()),
-            },
-            _ => {}
-        }
-    }
-    Ok(Ok(spec))
+fn invalid_json(e: &serde_json::Error) -> Response {
+    refused("detail", format!("invalid JSON: {e}"))
 }
 
-fn new_rule(project: &Project, spec: &RuleSpec, auth: &Auth) -> NewRule {
-    NewRule {
-        project_id: project.id,
-        name: spec.name.clone(),
-        spec: spec.to_stored(),
-        needs: needs_of(spec),
-        created_by: auth.1.user().map(|u| u.email.clone()),
+/// The saved rule as Sentry answers it, or the 400 naming what is wrong.
+fn saved(
+    saved: Result<AlertRule, RuleSaveError>,
+    project: &Project,
+    status: StatusCode,
+) -> ApiResult<Response> {
+    match saved {
+        Ok(rule) => Ok((status, Json(rule_json(&rule, project))).into_response()),
+        Err(RuleSaveError::Invalid(err)) => {
+            Ok((StatusCode::BAD_REQUEST, Json(err.to_sentry_body())).into_response())
+        }
+        Err(RuleSaveError::Store(err)) => Err(err.into()),
     }
+}
+
+fn created_by(auth: &Auth) -> Option<String> {
+    auth.1.user().map(|u| u.email.clone())
 }
 
 fn rule_id(p: &PathParams) -> ApiResult<i64> {
@@ -148,15 +88,12 @@ pub async fn create(
     body: Bytes,
 ) -> ApiResult<Response> {
     let project = path_project(&state, &p).await?;
-    let spec = match validated(&state, &project, &body).await? {
-        Ok(spec) => spec,
-        Err(response) => return Ok(response),
+    let body: Value = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(e) => return Ok(invalid_json(&e)),
     };
-    let rule = state
-        .store
-        .create_rule(&new_rule(&project, &spec, &auth))
-        .await?;
-    Ok((StatusCode::CREATED, Json(rule_json(&rule, &project))).into_response())
+    let rule = rule_store::create(state.store.as_ref(), &project, &body, created_by(&auth)).await;
+    saved(rule, &project, StatusCode::CREATED)
 }
 
 pub async fn detail(
@@ -177,16 +114,13 @@ pub async fn update(
 ) -> ApiResult<Response> {
     let project = path_project(&state, &p).await?;
     let id = rule_id(&p)?;
-    state.store.get_rule(project.id, id).await?;
-    let spec = match validated(&state, &project, &body).await? {
-        Ok(spec) => spec,
-        Err(response) => return Ok(response),
+    let body: Value = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(e) => return Ok(invalid_json(&e)),
     };
-    let rule = state
-        .store
-        .update_rule(id, &new_rule(&project, &spec, &auth))
-        .await?;
-    Ok(Json(rule_json(&rule, &project)).into_response())
+    let by = created_by(&auth);
+    let rule = rule_store::replace(state.store.as_ref(), &project, id, &body, by).await;
+    saved(rule, &project, StatusCode::OK)
 }
 
 pub async fn delete(
