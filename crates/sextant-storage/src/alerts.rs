@@ -308,6 +308,9 @@ pub trait AlertStore: Send + Sync + 'static {
     async fn active_rules(&self, project_ids: &[i64]) -> Result<Vec<AlertRule>>;
     /// When each rule last acted for the issue, most recent first.
     async fn issue_rule_fires(&self, issue_id: i64) -> Result<Vec<RuleFire>>;
+    /// When each rule of the project last acted, for any issue, and how often in all;
+    /// most recent first. Rules that never acted are absent.
+    async fn project_rule_fires(&self, project_id: i64) -> Result<Vec<RuleFire>>;
 
     // --- counters rules read -----------------------------------------------------------
     /// Events of the issue that arrived in minutes starting in `[from, to)`.

@@ -11,6 +11,8 @@ mod harness;
 mod accounts;
 #[path = "conformance/admin.rs"]
 mod admin;
+#[path = "conformance/alert_fires.rs"]
+mod alert_fires;
 #[path = "conformance/alerts.rs"]
 mod alerts;
 #[path = "conformance/ingest.rs"]

@@ -31,6 +31,15 @@ fn rule(row: &AnyRow) -> Result<AlertRule> {
     })
 }
 
+fn rule_fire(row: &AnyRow) -> Result<RuleFire> {
+    Ok(RuleFire {
+        rule_id: row.try_get(0)?,
+        rule_name: row.try_get(1)?,
+        last_fired: row.try_get(2)?,
+        times: row.try_get(3)?,
+    })
+}
+
 fn json_text(value: &serde_json::Value) -> String {
     value.to_string()
 }
@@ -144,16 +153,20 @@ impl AlertStore for SqlStore {
         .bind(issue_id)
         .fetch_all(&self.reader)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(RuleFire {
-                    rule_id: row.try_get(0)?,
-                    rule_name: row.try_get(1)?,
-                    last_fired: row.try_get(2)?,
-                    times: row.try_get(3)?,
-                })
-            })
-            .collect()
+        rows.iter().map(rule_fire).collect()
+    }
+
+    async fn project_rule_fires(&self, project_id: i64) -> Result<Vec<RuleFire>> {
+        // PostgreSQL's SUM(bigint) is NUMERIC, which `Any` cannot decode: cast it back.
+        let rows = sqlx::query(
+            "SELECT f.rule_id, r.name, MAX(f.last_fired), CAST(SUM(f.times) AS BIGINT) \
+             FROM rule_fires f JOIN alert_rules r ON r.id = f.rule_id \
+             WHERE r.project_id = $1 GROUP BY f.rule_id, r.name ORDER BY 3 DESC, 1",
+        )
+        .bind(project_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(rule_fire).collect()
     }
 
     async fn issue_event_count(&self, issue_id: i64, from: Millis, to: Millis) -> Result<i64> {
