@@ -36,6 +36,14 @@ pub struct TagDist {
     pub values: Vec<TagValue>,
 }
 
+/// A rule that fired for the issue.
+pub struct FireRow {
+    pub rule: String,
+    pub last: String,
+    pub last_at: String,
+    pub times: i64,
+}
+
 pub struct Attachment {
     pub name: String,
     pub size: String,
@@ -69,6 +77,8 @@ struct IssuePage {
     newer_url: String,
     raw_url: String,
     attachments: Vec<Attachment>,
+    fires: Vec<FireRow>,
+    alerts_url: String,
     action_url: String,
     csrf: String,
 }
@@ -209,6 +219,18 @@ pub async fn detail(
             name: a.name,
         })
         .collect();
+    let fires = state
+        .store
+        .issue_rule_fires(issue.id)
+        .await?
+        .into_iter()
+        .map(|f| FireRow {
+            rule: f.rule_name,
+            last: ago(f.last_fired, now),
+            last_at: format_ms(f.last_fired),
+            times: f.times,
+        })
+        .collect();
     let mut nav = Nav::build(&state, &viewer, Some(&project)).await?;
     nav.live_url = format!("{base}/live");
     render(&IssuePage {
@@ -234,6 +256,8 @@ pub async fn detail(
         newer_url,
         raw_url: format!("{base}/events/{}/json", record.event_id),
         attachments,
+        fires,
+        alerts_url: format!("{base}/alerts/"),
         action_url: format!("{issue_url}action"),
         csrf: viewer.session.csrf_token.clone(),
         issue,

@@ -8,6 +8,10 @@
 //! organization-scoped route answers 404 to non-members.
 
 mod account;
+mod alert_channels;
+mod alert_deliveries;
+mod alert_rules;
+mod alert_targets;
 mod error;
 mod event_view;
 mod format;
@@ -57,6 +61,27 @@ pub fn router() -> Router<AppState> {
         .route("/orgs/{org}/members", post(settings::member_action))
         .route("/orgs/{org}/invites", post(settings::invite_action))
         .route("/orgs/{org}/projects", post(settings::create_project))
+        .route(
+            "/orgs/{org}/alerts/channels",
+            get(alert_channels::list).post(alert_channels::create),
+        )
+        .route(
+            "/orgs/{org}/alerts/channels/{id}/delete",
+            post(alert_channels::delete),
+        )
+        .route(
+            "/orgs/{org}/alerts/channels/{id}/test",
+            post(alert_channels::send_test),
+        )
+        .route("/orgs/{org}/alerts/deliveries", get(alert_deliveries::list))
+        .route(
+            "/orgs/{org}/alerts/deliveries/{id}",
+            get(alert_deliveries::detail),
+        )
+        .route(
+            "/orgs/{org}/alerts/deliveries/{id}/redeliver",
+            post(alert_deliveries::redeliver),
+        )
         .route(&format!("{project}/"), get(issues::list))
         .route(&format!("{project}/bulk"), post(issues::bulk))
         .route(&format!("{project}/live"), get(live::stream))
@@ -78,6 +103,15 @@ pub fn router() -> Router<AppState> {
         .route(
             &format!("{project}/releases/{{version}}/"),
             get(releases::detail),
+        )
+        .route(&format!("{project}/alerts/"), get(alert_rules::list))
+        .route(
+            &format!("{project}/alerts/rules"),
+            post(alert_rules::create),
+        )
+        .route(
+            &format!("{project}/alerts/rules/{{id}}/delete"),
+            post(alert_rules::delete),
         )
         .route(&format!("{project}/settings"), get(settings::project))
         .route(&format!("{project}/keys"), post(settings::key_action))

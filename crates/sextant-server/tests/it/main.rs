@@ -26,4 +26,5 @@ mod sdk_rust;
 mod sdk_sessions;
 mod security_accounts;
 mod security_events;
+mod ui_alerts;
 mod ui_releases;
