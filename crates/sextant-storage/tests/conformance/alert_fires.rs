@@ -39,12 +39,12 @@ pub async fn project_rule_fires_sum_each_rule_over_its_issues(store: Shared) {
     let once = store.create_rule(&rule(p.id, "once")).await.unwrap();
     store.create_rule(&rule(p.id, "never")).await.unwrap();
     store
-        .commit_signals(&[], &[firing(once.id, a)], &[])
+        .commit_signals(&[], &[firing(once.id, a)], &[], None)
         .await
         .unwrap();
     for issue in [a, b, b] {
         store
-            .commit_signals(&[], &[firing(busy.id, issue)], &[])
+            .commit_signals(&[], &[firing(busy.id, issue)], &[], None)
             .await
             .unwrap();
     }
