@@ -186,7 +186,7 @@ impl Evaluator {
             SignalKind::Event => None,
             SignalKind::Resolved => Some("resolved"),
             SignalKind::Unresolved => Some("unresolved"),
-            SignalKind::Ignored => Some("ignored"),
+            SignalKind::Ignored => Some("archived"),
             SignalKind::Verdict => None,
         };
         if let Some(action) = action {

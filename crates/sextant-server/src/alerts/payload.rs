@@ -49,7 +49,7 @@ fn envelope(action: &str, app: &SentryApp, data: Value) -> Value {
     })
 }
 
-/// `issue` resource: `created`, `resolved`, `unresolved`, `ignored`/`archived`, `assigned`.
+/// `issue` resource: `created`, `resolved`, `unresolved`, `archived` (Sentry once said `ignored`).
 pub fn issue_webhook(
     action: &str,
     app: &SentryApp,

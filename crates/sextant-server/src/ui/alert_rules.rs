@@ -1,7 +1,8 @@
 //! A project's issue alert rules (`{project}/alerts/`): the list, with when each rule
 //! last fired, and rules made from templates ("New issue", "Regression", "More than N
-//! events in M"). A template only builds Sentry's rule body; it is saved through the same
-//! validation as the API's. Changes need the admin or owner role.
+//! events in M", "Deploy verdict regressed"). A template only builds Sentry's rule body;
+//! it is saved through the same validation as the API's. Changes need the admin or owner
+//! role.
 
 use askama::Template;
 use axum::body::Bytes;
@@ -23,10 +24,11 @@ use crate::clock::format_ms;
 use crate::state::AppState;
 
 /// The rule templates: (form value, heading).
-const TEMPLATES: [(&str, &str); 3] = [
+const TEMPLATES: [(&str, &str); 4] = [
     ("new_issue", "New issue"),
     ("regression", "Regression"),
     ("frequency", "More than N events in M"),
+    ("deploy_verdict", "Deploy verdict regressed"),
 ];
 
 /// The throttles offered, in minutes: Sentry's own choices.
@@ -186,6 +188,11 @@ fn rule_body(form: &Form) -> Result<Value, String> {
                 format!("More than {value} events in {interval}"),
             )
         }
+        // Recoveries too, so what the regression opened (a PagerDuty incident) closes.
+        "deploy_verdict" => (
+            json!({"id": ids::RELEASE_VERDICT, "verdict": "any"}),
+            "Deploy verdict regressed".to_string(),
+        ),
         other => return Err(format!("Unknown rule template {other:?}.")),
     };
     let action = action_body(form.text("action"))
@@ -273,6 +280,9 @@ mod tests {
         );
         assert_eq!(body["actions"][0]["channel"], 7);
 
+        let verdict = rule_body(&Form::parse(b"template=deploy_verdict&action=webhooks")).unwrap();
+        let spec = rules::parse(&verdict).unwrap();
+        assert_eq!(spec.conditions[0].id, ids::RELEASE_VERDICT);
         let form = Form::parse(b"template=new_issue&action=webhooks&name=Fresh");
         let spec = rules::parse(&rule_body(&form).unwrap()).unwrap();
         assert_eq!(spec.name, "Fresh");
