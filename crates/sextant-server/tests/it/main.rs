@@ -7,6 +7,7 @@ mod support;
 mod accounts_authz;
 mod accounts_sessions;
 mod alerts;
+mod alerts_channels;
 mod alerts_storm;
 mod alerts_verdict;
 mod api_projects_keys;
