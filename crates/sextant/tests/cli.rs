@@ -117,6 +117,8 @@ fn configuration_layers_file_then_environment() {
         .env("SEXTANT_LIMITS__MAX_EVENT_BYTES", "4096")
         .env("SEXTANT_ALLOW_REMOTE_SETUP", "true")
         .env("SEXTANT_OUTBOUND__ALLOW", "127.0.0.0/8,::1")
+        .env("SEXTANT_ALERTS__RETRY_SECS", "0.5,30")
+        .env("SEXTANT_ALERTS__POLL_MS", "50")
         .current_dir(db.path())
         .output()
         .unwrap();
@@ -138,6 +140,12 @@ fn configuration_layers_file_then_environment() {
         "a comma-separated list from the environment"
     );
     assert_eq!(config["outbound"]["timeout_ms"], 10_000, "the default");
+    assert_eq!(
+        config["alerts"]["retry_secs"],
+        serde_json::json!([0.5, 30.0]),
+        "a comma-separated list of seconds from the environment"
+    );
+    assert_eq!(config["alerts"]["poll_ms"], 50);
 }
 
 #[test]

@@ -26,6 +26,7 @@ const KEYS: &[&str] = &[
     "pipeline",
     "releases",
     "outbound",
+    "alerts",
 ];
 
 pub fn load(global: &GlobalArgs, serve: Option<&ServeArgs>) -> anyhow::Result<Config> {
