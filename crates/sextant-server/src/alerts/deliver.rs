@@ -16,9 +16,10 @@ use super::payload::signature;
 use super::storm;
 use crate::outbound::{OutboundClient, OutboundError};
 
-/// How long a claim on a delivery lasts: well past the outbound client's total timeout,
-/// so only a node that died lets it go.
-const LEASE_MS: i64 = 120_000;
+/// How long a claim on a delivery lasts beyond twice the outbound client's total
+/// timeout: room to load and record the attempt, so only a node that died lets it go,
+/// and its deliveries are taken again soon after it did.
+const LEASE_SLACK_MS: i64 = 2_000;
 const MINUTE_MS: i64 = 60_000;
 
 /// What one delivery sends.
@@ -57,13 +58,15 @@ impl Deliverer {
     pub(super) async fn run(self: Arc<Self>, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
         let slots = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
         let poll = Duration::from_millis(self.config.poll_ms.max(10));
+        let timeout = i64::try_from(self.client.total_timeout().as_millis()).unwrap_or(i64::MAX);
+        let lease_ms = timeout.saturating_mul(2).saturating_add(LEASE_SLACK_MS);
         loop {
             let free = slots.available_permits();
             let mut claimed = 0;
             if free > 0 {
                 match self
                     .store
-                    .claim_deliveries(u32::try_from(free).unwrap_or(u32::MAX), LEASE_MS)
+                    .claim_deliveries(u32::try_from(free).unwrap_or(u32::MAX), lease_ms)
                     .await
                 {
                     Ok(due) => {

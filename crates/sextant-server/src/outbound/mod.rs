@@ -102,6 +102,11 @@ impl OutboundClient {
         })
     }
 
+    /// The longest a request may take, connecting and reading the body included.
+    pub fn total_timeout(&self) -> Duration {
+        Duration::from_millis(self.inner.config.timeout_ms)
+    }
+
     /// The policy requests are held to, e.g. to check a URL when it is saved.
     pub fn policy(&self) -> &OutboundPolicy {
         &self.inner.policy
