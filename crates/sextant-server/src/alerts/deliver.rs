@@ -96,6 +96,8 @@ impl Deliverer {
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(poll) => {}
                 _ = stop.changed() => {}
+                // Every slot busy: claim again when one frees, not at the next poll.
+                _ = slots.acquire(), if slots.available_permits() == 0 => {}
             }
             if *stop.borrow() {
                 // In-flight sends finish on their own; their claims would expire anyway.

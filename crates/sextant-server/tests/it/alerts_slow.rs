@@ -1,6 +1,7 @@
 //! Delivery pacing: a receiver that never answers holds up only its own deliveries
 //! (another integration's webhooks arrive while the slow ones wait for the outbound
-//! timeout).
+//! timeout), and a worker whose slots are all busy takes the next delivery as soon as one
+//! frees, not at its next poll.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
@@ -136,4 +137,25 @@ fn a_silent_receiver_does_not_hold_up_other_deliveries() {
     let (_, delivered) = app.get("/api/0/organizations/default/alert-deliveries/?state=delivered");
     assert_eq!(delivered.as_array().map(Vec::len), Some(ISSUES));
     assert_eq!(normal.received().len(), ISSUES, "each sent once");
+}
+
+#[test]
+fn a_busy_worker_takes_the_next_delivery_when_a_slot_frees() {
+    // One slot, and a poll far beyond the test: only a freed slot can start the next
+    // delivery, as the one issue's three deliveries are written (and announced) at once.
+    let app = TestApp::spawn_with(|c| {
+        c.outbound.allow = vec!["127.0.0.0/8".parse().unwrap()];
+        c.alerts.concurrency = 1;
+        c.alerts.poll_ms = 600_000;
+    });
+    let receiver = Receiver::start();
+    for name in ["First Bridge", "Second Bridge", "Third Bridge"] {
+        subscribe(&app, name, &format!("{}/hook", receiver.url));
+    }
+    new_issue(&app, 0);
+    assert!(
+        wait_until(WAIT, || receiver.received().len() >= 3),
+        "got {} of the 3 deliveries",
+        receiver.received().len()
+    );
 }
