@@ -6,9 +6,9 @@
 #      on SQLite (tests that exist only for PostgreSQL pass without running);
 #   3. pass 2: every test target that has a PostgreSQL mode again, with SEXTANT_TEST_PG_URL
 #      set (one fresh database per test): the end-to-end tests (tests/it), the executable's
-#      cli, durability, hostile, overload and release_gate tests, the storage conformance
-#      suite and the unit tests (among them the storage's PostgreSQL ones); the local
-#      PostgreSQL cluster is started first if it is not running;
+#      cli, durability, alerts_durability, hostile, overload and release_gate tests, the
+#      storage conformance suite and the unit tests (among them the storage's PostgreSQL
+#      ones); the local PostgreSQL cluster is started first if it is not running;
 #   4. the console's browser tests (tests/browser, node --test with playwright-core and
 #      Debian's chromium).
 #
@@ -77,8 +77,8 @@ if [[ "${SEXTANT_SKIP_PG:-0}" != 1 ]]; then
   # `--lib` takes in the storage unit tests that use PostgreSQL; the other libraries' unit
   # tests come along (a few seconds) because building them alone would recompile.
   SEXTANT_TEST_PG_URL="$PG_URL" cargo test --workspace --no-fail-fast --lib \
-    --test it --test cli --test durability --test hostile --test overload --test release_gate \
-    --test conformance \
+    --test it --test cli --test durability --test alerts_durability --test hostile \
+    --test overload --test release_gate --test conformance \
     || failed+=("tests on PostgreSQL")
 else
   say "SEXTANT_SKIP_PG=1: skipping pass 2 (PostgreSQL)"

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -144,6 +146,26 @@ pub fn get_json(agent: &ureq::Agent, url: &str, token: &str) -> (u16, serde_json
         .header("Authorization", &format!("Bearer {token}"))
         .call()
         .expect("GET");
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+pub fn post_json(
+    agent: &ureq::Agent,
+    url: &str,
+    token: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let mut response = agent
+        .post(url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Content-Type", "application/json")
+        .send(body.to_string().as_bytes())
+        .expect("POST");
     let status = response.status().as_u16();
     let body = response.body_mut().read_to_string().unwrap_or_default();
     (
