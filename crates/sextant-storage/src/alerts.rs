@@ -331,10 +331,11 @@ pub trait AlertStore: Send + Sync + 'static {
     // --- signals ---------------------------------------------------------------------
     /// Claims up to `limit` signals nobody holds, for `lease_ms`, oldest first.
     async fn claim_signals(&self, limit: u32, lease_ms: i64) -> Result<Vec<AlertSignal>>;
-    /// In one transaction: each firing whose rule has not acted for the issue within its
-    /// frequency is recorded with its deliveries (the others are dropped), the plain
-    /// deliveries are written, and the signals are consumed. Returns the firings that
-    /// took effect, by index.
+    /// In one transaction: the signals are consumed, each firing whose rule has not
+    /// acted for the issue within its frequency is recorded with its deliveries (the
+    /// others are dropped), and the plain deliveries are written. Returns the firings
+    /// that took effect, by index; `Conflict`, writing nothing, when another node
+    /// consumed any of the signals first.
     /// Channel deliveries past the `burst` policy are held for a summary.
     async fn commit_signals(
         &self,

@@ -25,8 +25,10 @@ use crate::stored_event;
 
 /// Signals evaluated per round.
 const ROUND: u32 = 200;
-/// How long a claim on signals lasts: only a node that died lets them go.
-const LEASE_MS: i64 = 60_000;
+/// How long a claim on signals lasts, far past a round's work, so only a node that died
+/// lets them go (and a claim that still runs out only costs a round: the first commit
+/// wins, the other writes nothing).
+const LEASE_MS: i64 = 30_000;
 const MINUTE_MS: i64 = 60_000;
 const DAY_MS: i64 = 86_400_000;
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -59,6 +61,7 @@ impl Evaluator {
             match self.round().await {
                 Ok(n) if n >= ROUND as usize => continue,
                 Ok(_) => {}
+                Err(StoreError::Conflict(reason)) => tracing::debug!(reason, "alert round dropped"),
                 Err(err) => tracing::error!(
                     error = &err as &dyn std::error::Error,
                     "evaluating alert rules failed"

@@ -229,6 +229,25 @@ impl SqlStore {
     ) -> Result<Vec<usize>> {
         let now = self.clock.now_ms();
         let mut tx = self.begin_write().await?;
+        // The signals first: if another node consumed any of them (its claim outlived
+        // by ours), its round wrote their deliveries, and this one must write nothing.
+        let mut consumed = 0;
+        for chunk in signal_ids.chunks(ID_CHUNK) {
+            let sql = format!(
+                "DELETE FROM alert_signals WHERE id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            consumed += q.execute(&mut *tx).await?.rows_affected();
+        }
+        if consumed != signal_ids.len() as u64 {
+            return Err(StoreError::Conflict(
+                "signals were evaluated by another node".into(),
+            ));
+        }
         let mut fired = Vec::new();
         let mut outgoing: Vec<NewDelivery> = Vec::new();
         for (index, firing) in firings.iter().enumerate() {
@@ -255,17 +274,6 @@ impl SqlStore {
         }
         outgoing.extend(deliveries.iter().cloned());
         insert_deliveries(&mut tx, &outgoing, now, burst).await?;
-        for chunk in signal_ids.chunks(ID_CHUNK) {
-            let sql = format!(
-                "DELETE FROM alert_signals WHERE id IN ({})",
-                placeholders(1, chunk.len())
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            q.execute(&mut *tx).await?;
-        }
         tx.commit().await?;
         Ok(fired)
     }
