@@ -101,11 +101,24 @@ pub async fn list(
     let body: Vec<Value> = page.iter().map(delivery_json).collect();
     let mut response = Json(Value::Array(body)).into_response();
     if let Some(last) = page.last().filter(|_| page.len() == PAGE as usize)
-        && let Ok(link) = format!("<?cursor={}>; rel=\"next\"; results=\"true\"", last.id).parse()
+        && let Ok(link) = next_link(params.get("project"), params.get("state"), last.id).parse()
     {
         response.headers_mut().insert("Link", link);
     }
     Ok(response)
+}
+
+/// The next page's link keeps the page's filters.
+fn next_link(project: Option<&str>, state: Option<&str>, last_id: i64) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(project) = project {
+        query.append_pair("project", project);
+    }
+    if let Some(state) = state {
+        query.append_pair("state", state);
+    }
+    query.append_pair("cursor", &last_id.to_string());
+    format!("<?{}>; rel=\"next\"; results=\"true\"", query.finish())
 }
 
 /// One delivery with its attempts and the body it sends.
@@ -133,4 +146,19 @@ pub async fn redeliver(
     let delivery = state.store.redeliver(org.id, delivery_id(&p)?).await?;
     state.alert_deliveries.notify_one();
     Ok((StatusCode::ACCEPTED, Json(delivery_json(&delivery))).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_next_page_keeps_the_filters() {
+        assert_eq!(
+            super::next_link(Some("web app"), Some("failed"), 41),
+            "<?project=web+app&state=failed&cursor=41>; rel=\"next\"; results=\"true\""
+        );
+        assert_eq!(
+            super::next_link(None, None, 7),
+            "<?cursor=7>; rel=\"next\"; results=\"true\""
+        );
+    }
 }
