@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod clock;
+pub mod metric_alerts;
 pub mod model;
 mod redact;
 pub mod releases;
@@ -15,6 +16,7 @@ mod sql;
 
 pub use accounts::*;
 pub use alerts::*;
+pub use metric_alerts::*;
 pub use model::*;
 pub use redact::redact_url;
 pub use releases::*;
@@ -58,7 +60,9 @@ pub struct ProcessReport {
 }
 
 #[async_trait]
-pub trait Store: AccountStore + AlertStore + ReleaseStore + Send + Sync + 'static {
+pub trait Store:
+    AccountStore + AlertStore + MetricAlertStore + ReleaseStore + Send + Sync + 'static
+{
     /// `"sqlite"` or `"postgres"`.
     fn backend_name(&self) -> &'static str;
 

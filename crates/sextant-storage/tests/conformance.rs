@@ -21,6 +21,8 @@ mod ingest;
 mod lifecycle;
 #[path = "conformance/members.rs"]
 mod members;
+#[path = "conformance/metric_alerts.rs"]
+mod metric_alerts;
 #[path = "conformance/releases.rs"]
 mod releases;
 #[path = "conformance/search.rs"]

@@ -38,6 +38,7 @@ mod journal;
 mod legacy_spool;
 mod lite;
 mod members;
+mod metric_alerts;
 mod releases;
 mod rows;
 mod search;

@@ -3,7 +3,7 @@
 //! `outbox.rs`.
 
 mod integrations;
-mod outbox;
+pub(super) mod outbox;
 
 use async_trait::async_trait;
 use sqlx::Row;

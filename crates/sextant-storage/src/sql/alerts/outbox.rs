@@ -76,7 +76,7 @@ fn target_columns(target: &DeliveryTarget) -> (&'static str, Option<i64>, Option
 
 /// Writes deliveries due now; those of projects deleted meanwhile are skipped, since
 /// their rows could not reference the project.
-pub(super) async fn insert_deliveries(
+pub(in crate::sql) async fn insert_deliveries(
     tx: &mut Transaction<'static, Any>,
     deliveries: &[NewDelivery],
     now: Millis,
