@@ -25,6 +25,9 @@ pub struct AlertsConfig {
     pub burst_window_secs: f64,
     /// Messages a channel is sent per minute at most; the rest wait their turn.
     pub channel_per_minute: u32,
+    /// How often each metric alert rule is evaluated over its window, in milliseconds
+    /// (Sentry: every minute).
+    pub metric_eval_ms: u64,
 }
 
 impl Default for AlertsConfig {
@@ -37,6 +40,7 @@ impl Default for AlertsConfig {
             burst_threshold: 5,
             burst_window_secs: 120.0,
             channel_per_minute: 20,
+            metric_eval_ms: 60_000,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod channels;
 pub mod config;
 mod deliver;
 pub mod evaluate;
+pub mod metric;
 pub mod notice;
 pub mod payload;
 pub mod rule_store;
@@ -47,6 +48,7 @@ impl Alerts {
     ) -> Alerts {
         let (stop, stop_rx) = watch::channel(false);
         let deliveries = Arc::new(Notify::new());
+        let metric = metric::worker::spawn(&store, &config, &base_url, &deliveries, &stop_rx);
         let evaluator = evaluate::Evaluator {
             store: store.clone(),
             config: config.clone(),
@@ -60,6 +62,7 @@ impl Alerts {
             config,
         });
         let tasks = vec![
+            metric,
             tokio::spawn(evaluator.run(processed, stop_rx.clone())),
             tokio::spawn(deliverer.run(deliveries.clone(), stop_rx)),
         ];

@@ -40,7 +40,7 @@ fn issue_api_url(base_url: &str, project: &Project, issue_id: i64) -> String {
     )
 }
 
-fn envelope(action: &str, app: &SentryApp, data: Value) -> Value {
+pub(super) fn envelope(action: &str, app: &SentryApp, data: Value) -> Value {
     json!({
         "action": action,
         "installation": {"uuid": app.installation_uuid},
