@@ -5,6 +5,9 @@
 mod apps;
 mod channels;
 mod deliveries;
+mod incidents;
+mod metric_query;
+mod metric_rules;
 mod plugins;
 mod rules;
 
@@ -52,6 +55,21 @@ pub fn router() -> Router<AppState> {
         .route(
             &format!("{org}/alert-channels/{{id}}/test/"),
             post(channels::send_test),
+        )
+        .route(
+            &format!("{org}/alert-rules/"),
+            get(metric_rules::list).post(metric_rules::create),
+        )
+        .route(
+            &format!("{org}/alert-rules/{{rule_id}}/"),
+            get(metric_rules::detail)
+                .put(metric_rules::update)
+                .delete(metric_rules::delete),
+        )
+        .route(&format!("{org}/incidents/"), get(incidents::list))
+        .route(
+            &format!("{org}/incidents/{{identifier}}/"),
+            get(incidents::detail),
         )
         .route(&format!("{org}/alert-deliveries/"), get(deliveries::list))
         .route(
