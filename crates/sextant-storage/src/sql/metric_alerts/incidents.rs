@@ -256,7 +256,7 @@ impl SqlStore {
         let incident = match changed {
             Some(id) => {
                 let incident = incident_in(&mut tx, id).await?;
-                insert_deliveries(&mut tx, &notify(&incident), now).await?;
+                insert_deliveries(&mut tx, &notify(&incident), now, None).await?;
                 Some(incident)
             }
             None => None,
