@@ -111,6 +111,15 @@ pub enum DeliveryTarget {
     Webhook { url: String },
     /// A configured channel, which renders the notice in its own format.
     Channel { channel_id: i64 },
+    /// A user's mail digest (see [`crate::mail`]): written as a digest entry, never sent
+    /// as it is. The delays are the project's, in milliseconds.
+    Digest {
+        user_id: i64,
+        min_delay_ms: i64,
+        max_delay_ms: i64,
+    },
+    /// An email, sent over SMTP; the payload is the rendered message.
+    Email { address: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod clock;
+pub mod mail;
 pub mod metric_alerts;
 pub mod model;
 mod redact;
@@ -16,6 +17,7 @@ mod sql;
 
 pub use accounts::*;
 pub use alerts::*;
+pub use mail::*;
 pub use metric_alerts::*;
 pub use model::*;
 pub use redact::redact_url;
@@ -61,7 +63,7 @@ pub struct ProcessReport {
 
 #[async_trait]
 pub trait Store:
-    AccountStore + AlertStore + MetricAlertStore + ReleaseStore + Send + Sync + 'static
+    AccountStore + AlertStore + MailStore + MetricAlertStore + ReleaseStore + Send + Sync + 'static
 {
     /// `"sqlite"` or `"postgres"`.
     fn backend_name(&self) -> &'static str;

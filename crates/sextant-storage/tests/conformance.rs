@@ -19,6 +19,8 @@ mod alerts;
 mod ingest;
 #[path = "conformance/lifecycle.rs"]
 mod lifecycle;
+#[path = "conformance/mail.rs"]
+mod mail;
 #[path = "conformance/members.rs"]
 mod members;
 #[path = "conformance/metric_alerts.rs"]

@@ -42,6 +42,8 @@ enum Unsendable {
     BadChannel(String),
     #[error("the stored notice cannot be read: {0}")]
     BadNotice(String),
+    #[error("not an HTTP delivery")]
+    NotHttp,
     #[error("storage: {0}")]
     Store(#[from] StoreError),
 }
@@ -280,6 +282,9 @@ impl Deliverer {
                     ),
                 ]);
                 Ok(Some(Request { url, headers, body }))
+            }
+            DeliveryTarget::Email { .. } | DeliveryTarget::Digest { .. } => {
+                Err(Unsendable::NotHttp)
             }
             DeliveryTarget::Webhook { url } => Ok(Some(Request {
                 url: url.clone(),

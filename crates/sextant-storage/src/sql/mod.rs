@@ -37,6 +37,7 @@ mod issues;
 mod journal;
 mod legacy_spool;
 mod lite;
+mod mail;
 mod members;
 mod metric_alerts;
 mod releases;

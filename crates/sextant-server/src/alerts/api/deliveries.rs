@@ -25,6 +25,8 @@ fn target_json(target: &DeliveryTarget) -> Value {
         DeliveryTarget::Webhook { url } => {
             json!({"type": "webhook", "url": sextant_storage::redact_url(url)})
         }
+        DeliveryTarget::Email { address } => json!({"type": "email", "address": address}),
+        DeliveryTarget::Digest { user_id, .. } => json!({"type": "digest", "userId": user_id}),
     }
 }
 

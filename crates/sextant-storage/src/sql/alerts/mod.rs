@@ -5,6 +5,8 @@
 mod integrations;
 pub(super) mod outbox;
 
+pub(super) use outbox::insert_deliveries as insert_outbox;
+
 use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::any::AnyRow;

@@ -43,6 +43,7 @@ fn delivery(row: &AnyRow) -> Result<Delivery> {
         ("sentry_app", Some(app_id), _) => DeliveryTarget::SentryApp { app_id },
         ("channel", Some(channel_id), _) => DeliveryTarget::Channel { channel_id },
         ("webhook", _, Some(url)) => DeliveryTarget::Webhook { url },
+        ("email", _, Some(address)) => DeliveryTarget::Email { address },
         _ => return Err(StoreError::Backend(format!("bad delivery target {kind:?}"))),
     };
     let state: String = row.try_get("state")?;
@@ -71,11 +72,14 @@ fn target_columns(target: &DeliveryTarget) -> (&'static str, Option<i64>, Option
         DeliveryTarget::SentryApp { app_id } => ("sentry_app", Some(*app_id), None),
         DeliveryTarget::Channel { channel_id } => ("channel", Some(*channel_id), None),
         DeliveryTarget::Webhook { url } => ("webhook", None, Some(url.as_str())),
+        DeliveryTarget::Email { address } => ("email", None, Some(address.as_str())),
+        // Never stored as a delivery: `insert_deliveries` adds it to the digest instead.
+        DeliveryTarget::Digest { user_id, .. } => ("digest", Some(*user_id), None),
     }
 }
 
 /// Writes deliveries due now; those of projects deleted meanwhile are skipped, since
-/// their rows could not reference the project.
+/// their rows could not reference the project. Digest targets become digest entries.
 pub(in crate::sql) async fn insert_deliveries(
     tx: &mut Transaction<'static, Any>,
     deliveries: &[NewDelivery],
@@ -102,6 +106,16 @@ pub(in crate::sql) async fn insert_deliveries(
         .iter()
         .filter(|d| d.project_id.is_none_or(|p| live.contains(&p)))
     {
+        if let DeliveryTarget::Digest {
+            user_id,
+            min_delay_ms,
+            max_delay_ms,
+        } = &d.target
+        {
+            let delays = (*min_delay_ms, *max_delay_ms);
+            super::super::mail::add_to_digest(tx, d, *user_id, delays, now).await?;
+            continue;
+        }
         let (kind, target_id, url) = target_columns(&d.target);
         let state = match (&d.target, d.project_id, burst) {
             (DeliveryTarget::Channel { channel_id }, Some(project_id), Some(policy)) => {
