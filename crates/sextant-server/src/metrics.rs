@@ -84,6 +84,15 @@ impl Metrics {
         );
     }
 
+    /// Alert mail not written, by reason: `no_smtp_host`, `opted_out`, `not_a_member`.
+    pub fn alert_email_skipped(&self, reason: &'static str, n: u64) {
+        self.add(
+            "sextant_alert_emails_skipped_total",
+            vec![("reason", reason.to_string())],
+            n,
+        );
+    }
+
     pub fn observe(&self, histogram: &'static str, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
         let mut inner = self.inner.lock().expect("metrics lock");

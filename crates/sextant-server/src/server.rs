@@ -126,6 +126,7 @@ impl Server {
             crate::outbound::OutboundClient::new(&self.config.outbound)?,
             self.config.base_url(self.bound),
             self.progress.processed(),
+            metrics.clone(),
         );
         let http = self.config.http.clone();
         let decode_budget =

@@ -149,6 +149,32 @@ fn configuration_layers_file_then_environment() {
 }
 
 #[test]
+fn alert_email_settings_come_from_the_environment_with_the_password_hidden() {
+    let db = TestDb::new();
+    let output = std::process::Command::new(support::BIN)
+        .args(support::db_args(&db))
+        .arg("show-config")
+        .env("SEXTANT_ALERTS__EMAIL__SMTP_HOST", "mail.example.com")
+        .env("SEXTANT_ALERTS__EMAIL__SECURITY", "tls")
+        .env("SEXTANT_ALERTS__EMAIL__USERNAME", "sextant")
+        .env("SEXTANT_ALERTS__EMAIL__PASSWORD", "hunter2")
+        .current_dir(db.path())
+        .output()
+        .unwrap();
+    let config = stdout_json(&output);
+    let email = &config["alerts"]["email"];
+    assert_eq!(email["smtp_host"], "mail.example.com");
+    assert_eq!(email["security"], "tls");
+    assert_eq!(email["username"], "sextant");
+    assert_eq!(email["password"], "***");
+    assert_eq!(email["subject_prefix"], "[Sextant] ", "the default");
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains("hunter2"),
+        "show-config leaked the SMTP password"
+    );
+}
+
+#[test]
 fn a_bad_outbound_allow_entry_is_a_configuration_error() {
     let db = TestDb::new();
     let output = std::process::Command::new(support::BIN)

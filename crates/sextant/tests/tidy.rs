@@ -59,6 +59,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "outbound",
             "outbound::config",
             "alerts::config",
+            "alerts::email::config",
         ],
     ),
     (

@@ -1,4 +1,4 @@
-//! Alerting settings: delivery retries, worker pacing and counter retention.
+//! Alerting settings: delivery retries, worker pacing, counter retention and email.
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -28,6 +28,8 @@ pub struct AlertsConfig {
     /// How often each metric alert rule is evaluated over its window, in milliseconds
     /// (Sentry: every minute).
     pub metric_eval_ms: u64,
+    /// Alert email: the SMTP server and sender.
+    pub email: super::email::config::EmailConfig,
 }
 
 impl Default for AlertsConfig {
@@ -41,6 +43,7 @@ impl Default for AlertsConfig {
             burst_window_secs: 120.0,
             channel_per_minute: 20,
             metric_eval_ms: 60_000,
+            email: super::email::config::EmailConfig::default(),
         }
     }
 }

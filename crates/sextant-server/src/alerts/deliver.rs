@@ -54,6 +54,8 @@ pub(super) struct Deliverer {
     pub base_url: String,
     pub client: OutboundClient,
     pub config: AlertsConfig,
+    /// `None` when alert email is off.
+    pub mailer: Option<super::email::send::Mailer>,
 }
 
 impl Deliverer {
@@ -109,6 +111,10 @@ impl Deliverer {
     }
 
     async fn deliver(&self, delivery: Delivery) {
+        if let DeliveryTarget::Email { .. } = &delivery.target {
+            let (mailer, store) = (self.mailer.as_ref(), self.store.as_ref());
+            return super::email::send::deliver(mailer, store, &self.config, &delivery).await;
+        }
         let started = self.store.clock().now_ms();
         if let DeliveryTarget::Channel { channel_id } = delivery.target {
             match self.over_rate(channel_id, started).await {

@@ -16,6 +16,7 @@ use sextant_storage::{
 use tokio::sync::{Notify, watch};
 
 use super::config::AlertsConfig;
+use super::email;
 use super::notice::{Notice, NoticeKind};
 use super::payload::{self, EventAlert};
 use super::rules::{
@@ -42,6 +43,7 @@ pub(super) struct Evaluator {
     pub base_url: String,
     /// Rung when deliveries were written.
     pub deliveries: Arc<Notify>,
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// A project's rules as evaluated this round.
@@ -407,6 +409,25 @@ impl Evaluator {
                         body.to_string(),
                     ));
                 }
+                ActionKind::Email { .. } | ActionKind::Service { .. }
+                    if let Some(audience) = email::Audience::of_action(&action.kind) =>
+                {
+                    let notice =
+                        rule_notice(spec, signal, issue, project, alert.record, &self.base_url);
+                    let payload = serde_json::to_string(&notice).unwrap_or_default();
+                    let (store, config) = (self.store.as_ref(), &self.config.email);
+                    let targets = email::digest_targets(
+                        store,
+                        config,
+                        &self.metrics,
+                        &project.project,
+                        audience,
+                    )
+                    .await?;
+                    out.extend(targets.into_iter().map(|target| {
+                        delivery(target, "event_alert", "triggered", payload.clone())
+                    }));
+                }
                 ActionKind::Service { service } if service != "webhooks" => {}
                 ActionKind::Service { .. } | ActionKind::LegacyPlugins => {
                     if legacy_done {
@@ -441,7 +462,7 @@ impl Evaluator {
                         serde_json::to_string(&notice).unwrap_or_default(),
                     ));
                 }
-                // Email is delivered by the mail digest, not through the webhook outbox.
+                // Every email action has an audience: handled above.
                 ActionKind::Email { .. } => {}
             }
         }

@@ -5,13 +5,15 @@
 //! the transaction that changed the issue; the evaluator (`evaluate.rs`) turns signals
 //! into deliveries in the transaction that records each rule's firing; the delivery
 //! worker (`deliver.rs`) sends them through the outbound client and records every
-//! attempt. Each step is claimed with a lease, so `kill -9` anywhere loses nothing.
+//! attempt. Email actions take one more step, through per-user digests (`email/`). Each
+//! step is claimed with a lease, so `kill -9` anywhere loses nothing.
 
 pub mod api;
 pub mod channel_store;
 pub mod channels;
 pub mod config;
 mod deliver;
+pub mod email;
 pub mod evaluate;
 pub mod metric;
 pub mod notice;
@@ -45,6 +47,7 @@ impl Alerts {
         client: OutboundClient,
         base_url: String,
         processed: Arc<Notify>,
+        metrics: crate::metrics::Metrics,
     ) -> Alerts {
         let (stop, stop_rx) = watch::channel(false);
         let deliveries = Arc::new(Notify::new());
@@ -54,16 +57,26 @@ impl Alerts {
             config: config.clone(),
             base_url: base_url.clone(),
             deliveries: deliveries.clone(),
+            metrics: metrics.clone(),
+        };
+        let digests = email::digest::DigestWorker {
+            store: store.clone(),
+            config: config.clone(),
+            base_url: base_url.clone(),
+            metrics,
+            deliveries: deliveries.clone(),
         };
         let deliverer = Arc::new(deliver::Deliverer {
             store,
             base_url,
             client,
+            mailer: email::send::Mailer::start(&config.email),
             config,
         });
         let tasks = vec![
             metric,
             tokio::spawn(evaluator.run(processed, stop_rx.clone())),
+            tokio::spawn(digests.run(stop_rx.clone())),
             tokio::spawn(deliverer.run(deliveries.clone(), stop_rx)),
         ];
         Alerts {

@@ -82,6 +82,8 @@ impl Targets {
             DeliveryTarget::Webhook { url } => {
                 format!("{} (webhooks plugin)", sextant_storage::redact_url(url))
             }
+            DeliveryTarget::Email { address } => format!("{address} (email)"),
+            DeliveryTarget::Digest { user_id, .. } => format!("email digest of user {user_id}"),
         }
     }
 

@@ -76,6 +76,7 @@ pub fn show(config: &Config) -> anyhow::Result<ExitCode> {
         .database_url
         .as_deref()
         .map(sextant_storage::redact_url);
+    shown.alerts.email = shown.alerts.email.redacted();
     println!("{}", toml_like(&shown)?);
     Ok(ExitCode::SUCCESS)
 }
