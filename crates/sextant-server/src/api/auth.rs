@@ -15,12 +15,14 @@ use crate::accounts::token::hash_token;
 use crate::state::AppState;
 
 /// Prefix that makes leaked tokens recognisable to secret scanners.
-/// The scope an operation needs: reads need `read`, issue mutations `write`, and every
-/// other mutation (projects, keys) `admin`.
+/// The scope an operation needs: reads need `read`, issue mutations and a user's own
+/// settings `write`, and every other mutation (projects, keys) `admin`.
 pub fn required_scope(method: &Method, route: &str) -> TokenScope {
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         TokenScope::Read
-    } else if route.split('/').any(|segment| segment == "issues") {
+    } else if route.split('/').any(|segment| segment == "issues")
+        || route.starts_with("/api/0/users/me/")
+    {
         TokenScope::Write
     } else {
         TokenScope::Admin
@@ -150,6 +152,10 @@ mod tests {
             TokenScope::Write
         );
         assert_eq!(required_scope(&Method::POST, keys), TokenScope::Admin);
+        assert_eq!(
+            required_scope(&Method::PUT, "/api/0/users/me/notification-options/"),
+            TokenScope::Write
+        );
         assert_eq!(
             required_scope(&Method::DELETE, "/api/0/projects/{org}/{project}/"),
             TokenScope::Admin

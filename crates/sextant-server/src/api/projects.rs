@@ -1,5 +1,5 @@
 //! Organization and project endpoints: listing, creation (also through Sentry's team
-//! route), rename and deletion.
+//! route), rename, alert digest delays and deletion.
 
 use std::collections::HashMap;
 
@@ -7,7 +7,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 use sextant_storage::Organization;
@@ -15,6 +15,7 @@ use sextant_storage::Organization;
 use super::auth::Auth;
 use super::error::{ApiError, ApiResult};
 use super::support::{PathParams, created, param, parse_body, resolve_project};
+use crate::alerts::email::options::DigestDelays;
 use crate::serialize::{org_json, project_json};
 use crate::state::AppState;
 
@@ -135,7 +136,11 @@ pub async fn get(
 ) -> ApiResult<Json<Value>> {
     let project = resolve_project(&state, param(&p, "org")?, param(&p, "project")?).await?;
     let org = state.store.get_org(&project.org_slug).await?;
-    Ok(Json(project_json(&project, Some(&org))))
+    let mut body = project_json(&project, Some(&org));
+    DigestDelays::of_project(state.store.as_ref(), project.id)
+        .await?
+        .write_json(&mut body);
+    Ok(Json(body))
 }
 
 #[derive(Debug, Deserialize)]
@@ -143,16 +148,21 @@ struct UpdateBody {
     name: Option<String>,
     slug: Option<String>,
     platform: Option<String>,
+    #[serde(rename = "digestsMinDelay")]
+    digests_min_delay: Option<Value>,
+    #[serde(rename = "digestsMaxDelay")]
+    digests_max_delay: Option<Value>,
 }
 
-/// Only the name can change. A slug or platform change is refused rather than dropped,
-/// so a client does not believe it happened.
+/// The name and the alert digest delays can change. A slug or platform change is
+/// refused rather than dropped, so a client does not believe it happened; a bad delay is
+/// refused naming its field, as Sentry does, before anything changes.
 pub async fn update(
     _auth: Auth,
     State(state): State<AppState>,
     Path(p): Path<PathParams>,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let body: UpdateBody = parse_body(&body)?;
     let mut project = resolve_project(&state, param(&p, "org")?, param(&p, "project")?).await?;
     if body.slug.as_ref().is_some_and(|s| *s != project.slug) {
@@ -165,14 +175,31 @@ pub async fn update(
             "changing a project's platform is not supported",
         ));
     }
+    let current = DigestDelays::of_project(state.store.as_ref(), project.id).await?;
+    let (min, max) = (
+        body.digests_min_delay.as_ref(),
+        body.digests_max_delay.as_ref(),
+    );
+    let delays = match current.updated(min, max) {
+        Ok(delays) => delays,
+        Err((field, message)) => {
+            let refusal = serde_json::json!({ field: [message] });
+            return Ok((StatusCode::BAD_REQUEST, Json(refusal)).into_response());
+        }
+    };
     if let Some(name) = body.name.as_deref().map(str::trim) {
         if name.is_empty() {
             return Err(ApiError::bad_request("name must not be empty"));
         }
         project = state.store.rename_project(project.id, name).await?;
     }
+    if delays != current {
+        delays.save(state.store.as_ref(), project.id).await?;
+    }
     let org = state.store.get_org(&project.org_slug).await?;
-    Ok(Json(project_json(&project, Some(&org))))
+    let mut json = project_json(&project, Some(&org));
+    delays.write_json(&mut json);
+    Ok(Json(json).into_response())
 }
 
 pub async fn delete(

@@ -1,5 +1,5 @@
-//! The account page: password change and personal API tokens (created, listed, revoked;
-//! a new token is shown once).
+//! The account page: password change, personal API tokens (created, listed, revoked; a
+//! new token is shown once) and whether alert email is wanted.
 
 use askama::Template;
 use axum::body::Bytes;
@@ -16,6 +16,7 @@ use super::viewer::Viewer;
 use crate::accounts::password::{check_strength, hash_password, verify_password};
 use crate::accounts::throttle::Attempt;
 use crate::accounts::token::{generate_token, hash_token};
+use crate::alerts::email::options::{EMAIL_OPTION, EmailChoice};
 use crate::client_addr::client_ip;
 use crate::state::AppState;
 
@@ -35,6 +36,7 @@ struct AccountPage {
     email: String,
     csrf: String,
     tokens: Vec<TokenRow>,
+    alert_email: bool,
     new_token: String,
     message: String,
     error: String,
@@ -67,6 +69,8 @@ async fn account_page(
         email: viewer.user.email.clone(),
         csrf: viewer.session.csrf_token.clone(),
         tokens,
+        alert_email: EmailChoice::of_user(state.store.as_ref(), viewer.user.id).await?
+            == EmailChoice::Always,
         new_token,
         message: message.into(),
         error: error.into(),
@@ -143,6 +147,32 @@ pub async fn create_token(
         &viewer,
         token,
         "Token created. Copy it now: it is not shown again.",
+        "",
+    )
+    .await
+}
+
+/// Turns alert email on or off for this user (an unchecked box is not sent at all).
+pub async fn set_alert_email(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    body: Bytes,
+) -> UiResult<Response> {
+    let form = viewer.form(&body)?;
+    let choice = match form.text("alert_email") {
+        "on" => EmailChoice::Always,
+        _ => EmailChoice::Never,
+    };
+    let value = serde_json::Value::from(choice.as_str());
+    state
+        .store
+        .set_user_option(viewer.user.id, EMAIL_OPTION, Some(&value))
+        .await?;
+    account_page(
+        &state,
+        &viewer,
+        String::new(),
+        "Alert email settings saved.",
         "",
     )
     .await

@@ -56,6 +56,7 @@ pub fn router() -> Router<AppState> {
         .route("/account", get(account::account))
         .route("/account/password", post(account::change_password))
         .route("/account/tokens", post(account::create_token))
+        .route("/account/alert-email", post(account::set_alert_email))
         .route("/account/tokens/{id}/revoke", post(account::revoke_token))
         .route("/orgs/{org}/settings", get(settings::org))
         .route("/orgs/{org}/members", post(settings::member_action))

@@ -1,6 +1,7 @@
 //! The alerting endpoints: Sentry's issue alert rules, internal integrations
 //! (`sentry-apps`) and the legacy webhooks plugin, with the same paths, bodies and
-//! validation as Sentry; and Sextant's channels and delivery log.
+//! validation as Sentry; and Sextant's channels, delivery log and users' alert email
+//! choice.
 
 mod apps;
 mod channels;
@@ -8,6 +9,7 @@ mod deliveries;
 mod incidents;
 mod metric_query;
 mod metric_rules;
+mod notification_options;
 mod plugins;
 mod rules;
 
@@ -70,6 +72,10 @@ pub fn router() -> Router<AppState> {
         .route(
             &format!("{org}/incidents/{{identifier}}/"),
             get(incidents::detail),
+        )
+        .route(
+            "/api/0/users/me/notification-options/",
+            get(notification_options::detail).put(notification_options::update),
         )
         .route(&format!("{org}/alert-deliveries/"), get(deliveries::list))
         .route(
