@@ -8,6 +8,7 @@ mod accounts_authz;
 mod accounts_sessions;
 mod alerts;
 mod alerts_channels;
+mod alerts_email;
 mod alerts_metric;
 mod alerts_slow;
 mod alerts_storm;

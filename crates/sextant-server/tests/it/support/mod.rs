@@ -11,6 +11,7 @@ pub mod http;
 mod pipeline;
 pub mod receiver;
 pub mod sdk;
+pub mod smtp;
 
 pub use self::http::{Body, Resp, body_json, encode, sentry_auth};
 pub use sextant_testkit::wait_until;
