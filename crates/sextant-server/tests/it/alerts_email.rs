@@ -166,7 +166,7 @@ fn new_issues_in_the_digest_window_arrive_as_one_mail_per_member() {
         );
         for issue in &issues {
             let id = issue["id"].as_str().unwrap();
-            let url = format!("{}/organizations/default/issues/{id}/", app.base_url);
+            let url = format!("{}/orgs/default/default/issues/{id}/", app.base_url);
             assert_eq!(mail.text().matches(&url).count(), 1, "{}", mail.text());
             assert!(
                 mail.html().contains(&format!("<a href=\"{url}\">")),
