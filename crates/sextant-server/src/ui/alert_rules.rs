@@ -1,8 +1,8 @@
 //! A project's issue alert rules (`{project}/alerts/`): the list, with when each rule
 //! last fired, and rules made from templates ("New issue", "Regression", "More than N
-//! events in M", "Deploy verdict regressed"). A template only builds Sentry's rule body;
-//! it is saved through the same validation as the API's. Changes need the admin or owner
-//! role.
+//! events in M", "Deploy verdict regressed", and the metric alert "Crash-free sessions
+//! below X%"). A template only builds Sentry's rule body; it is saved through the same
+//! validation as the API's. Changes need the admin or owner role.
 
 use askama::Template;
 use axum::body::Bytes;
@@ -24,11 +24,12 @@ use crate::clock::format_ms;
 use crate::state::AppState;
 
 /// The rule templates: (form value, heading).
-const TEMPLATES: [(&str, &str); 4] = [
+const TEMPLATES: [(&str, &str); 5] = [
     ("new_issue", "New issue"),
     ("regression", "Regression"),
     ("frequency", "More than N events in M"),
     ("deploy_verdict", "Deploy verdict regressed"),
+    ("crash_free", "Crash-free sessions below X%"),
 ];
 
 /// The throttles offered, in minutes: Sentry's own choices.
@@ -56,6 +57,7 @@ struct RulesPage {
     channels_url: String,
     create_url: String,
     rules: Vec<RuleRow>,
+    metric_rules: Vec<super::alert_metric::MetricRow>,
     templates: Vec<(&'static str, &'static str)>,
     actions: Vec<(String, String)>,
     intervals: Vec<&'static str>,
@@ -132,6 +134,7 @@ async fn rules_page(
         channels_url: format!("/orgs/{}/alerts/channels", project.org_slug),
         create_url: format!("{base}/alerts/rules"),
         rules,
+        metric_rules: super::alert_metric::rows(state, project).await?,
         templates: TEMPLATES.to_vec(),
         actions: targets.choices(project.id, plugin_urls),
         intervals: Interval::STANDARD.iter().map(|i| i.key()).collect(),
@@ -225,6 +228,16 @@ pub async fn create(
     let form = viewer.form(&body)?;
     viewer.require_admin(&org)?;
     let project = viewer.project(&state, &org, &slug).await?;
+    if form.text("template") == "crash_free" {
+        let owner = state.store.get_org(&project.org_slug).await?;
+        let by = viewer.user.email.clone();
+        return match super::alert_metric::create_crash_free(&state, &owner, &project, &form, by)
+            .await?
+        {
+            Ok(()) => Ok(Redirect::to(&format!("{}/alerts/", prefix(&project))).into_response()),
+            Err(refusal) => rules_page(&state, &viewer, &project, &refusal).await,
+        };
+    }
     let body = match rule_body(&form) {
         Ok(body) => body,
         Err(refusal) => return rules_page(&state, &viewer, &project, &refusal).await,

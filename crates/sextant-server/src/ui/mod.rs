@@ -10,6 +10,7 @@
 mod account;
 mod alert_channels;
 mod alert_deliveries;
+mod alert_metric;
 mod alert_rules;
 mod alert_targets;
 mod error;

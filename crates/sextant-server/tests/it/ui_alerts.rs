@@ -145,6 +145,39 @@ fn rules_from_each_template_are_stored_as_sentry_rules_and_listed() {
         assert!(page.contains(needle), "missing {needle:?} in:\n{page}");
     }
 
+    // The crash-free template makes a Sentry metric alert, listed on the same page.
+    let crash_free = [
+        ("template", "crash_free"),
+        ("threshold", "99.5"),
+        ("action", channel_choice.as_str()),
+    ];
+    let r = app.browser_post(&ada, create, &crash_free);
+    assert_eq!(r.status, 303, "{}", r.text());
+    let (_, metric) = app.get("/api/0/organizations/default/alert-rules/");
+    let metric = &metric[0];
+    assert_eq!(
+        metric["name"], "Crash-free sessions below 99.5%",
+        "{metric}"
+    );
+    assert_eq!(
+        metric["aggregate"],
+        "percentage(sessions_crashed, sessions) AS _crash_rate_alert_aggregate"
+    );
+    assert_eq!(metric["thresholdType"], 1);
+    assert_eq!(metric["projects"], json!(["default"]));
+    assert_eq!(metric["triggers"][0]["alertThreshold"], 99.5, "{metric}");
+    let page = app.page(&ada.cookie, RULES).text();
+    assert!(
+        page.contains("critical: crash-free rate below 99.5"),
+        "{page}"
+    );
+    let plugin_only = [
+        ("template", "crash_free"),
+        ("threshold", "99"),
+        ("action", "webhooks"),
+    ];
+    assert_eq!(app.browser_post(&ada, create, &plugin_only).status, 400);
+
     // The rule's own validation judges the template's values; nothing is stored.
     let refused = app.browser_post(
         &ada,

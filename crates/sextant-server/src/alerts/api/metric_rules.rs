@@ -72,27 +72,41 @@ async fn validated(
     auth: &Auth,
     body: &[u8],
 ) -> ApiResult<Result<NewMetricRule, Response>> {
-    let mut value: Value = match serde_json::from_slice(body) {
+    let value: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => return Ok(Err(refused("detail", format!("invalid JSON: {e}")))),
     };
+    let created_by = auth.1.user().map(|u| u.email.clone());
+    Ok(new_metric_rule(state, org, created_by, value)
+        .await?
+        .map_err(|err| refused_by(&err)))
+}
+
+/// A metric rule body checked as the API checks it (also for the console's templates),
+/// or what is wrong with it, naming the field.
+pub(crate) async fn new_metric_rule(
+    state: &AppState,
+    org: &Organization,
+    created_by: Option<String>,
+    mut value: Value,
+) -> ApiResult<Result<NewMetricRule, RuleError>> {
     // Worked out here from the query, never taken from the client.
     if let Some(obj) = value.as_object_mut() {
         obj.remove("eventQuery");
     }
     let mut spec = match spec::parse(&value) {
         Ok(spec) => spec,
-        Err(err) => return Ok(Err(refused_by(&err))),
+        Err(err) => return Ok(Err(err)),
     };
     if spec.projects.is_empty() {
-        return Ok(Err(refused("projects", "This field is required.")));
+        return Ok(Err(RuleError::new("projects", "This field is required.")));
     }
     let mut project_ids = Vec::new();
     for slug in &spec.projects {
         match state.store.get_project_by_slug(&org.slug, slug).await {
             Ok(p) => project_ids.push(p.id),
             Err(StoreError::NotFound) => {
-                return Ok(Err(refused(
+                return Ok(Err(RuleError::new(
                     "projects",
                     format!("Invalid project: {slug:?}"),
                 )));
@@ -104,7 +118,7 @@ async fn validated(
         match event_query(&spec.query, &spec.event_types) {
             Ok(q) => spec.event_query = q,
             Err(why) => {
-                return Ok(Err(refused(
+                return Ok(Err(RuleError::new(
                     "query",
                     format!("Unsupported query for a metric alert: {why}"),
                 )));
@@ -115,7 +129,7 @@ async fn validated(
         for (a, action) in trigger.actions.iter_mut().enumerate() {
             let path = format!("triggers[{t}].actions[{a}]");
             if let Err(why) = resolve_action(state, org, action).await? {
-                return Ok(Err(refused_by(&RuleError::new(path, why))));
+                return Ok(Err(RuleError::new(path, why)));
             }
         }
     }
@@ -125,7 +139,7 @@ async fn validated(
         spec: spec.stored(),
         project_ids,
         triggers: spec.stored_triggers(),
-        created_by: auth.1.user().map(|u| u.email.clone()),
+        created_by,
     }))
 }
 

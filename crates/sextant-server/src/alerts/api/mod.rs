@@ -8,7 +8,7 @@ mod channels;
 mod deliveries;
 mod incidents;
 mod metric_query;
-mod metric_rules;
+pub(crate) mod metric_rules;
 mod notification_options;
 mod plugins;
 mod rules;
