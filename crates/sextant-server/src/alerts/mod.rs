@@ -15,6 +15,7 @@ pub mod config;
 mod deliver;
 pub mod email;
 pub mod evaluate;
+mod issue_rules;
 pub mod metric;
 pub mod notice;
 pub mod payload;

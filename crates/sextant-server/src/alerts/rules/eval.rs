@@ -134,6 +134,39 @@ pub fn evaluate(
     combine(spec.filter_match, filters)
 }
 
+/// Whether the rule could fire for some event of this issue: its conditions, with those
+/// that read the event taken at their most favourable. Lets the caller skip reading the
+/// event (and its environment) when no rule could fire anyway.
+pub fn may_fire(spec: &RuleSpec, issue: &IssueFacts, counts: &dyn Counts) -> bool {
+    // "None of" wants checks to fail; "all" and "any" want them to pass.
+    let favourable = spec.action_match != Match::None;
+    let conditions = spec.conditions.iter().map(|c| match &c.kind {
+        ConditionKind::FirstSeen => issue.new_issue || issue.new_in_environment,
+        ConditionKind::Regression => issue.regression,
+        ConditionKind::Reappeared => issue.reappeared,
+        ConditionKind::EveryEvent => true,
+        ConditionKind::EventFrequency(f) => count_passes(f, issue, |w| counts.events(w)),
+        ConditionKind::UniqueUserFrequency(f) => count_passes(f, issue, |w| counts.users(w)),
+        ConditionKind::SessionPercent(f) => session_percent_passes(f, issue, counts),
+        ConditionKind::Check(_) => favourable,
+        ConditionKind::ReleaseVerdict { .. } => false,
+    });
+    combine(spec.action_match, conditions)
+}
+
+impl RuleSpec {
+    /// Whether evaluating the rule reads frames' source lines (`stacktrace.code`), which
+    /// only the event's full normalization keeps.
+    pub fn reads_source(&self) -> bool {
+        let reads = |check: &Check| matches!(check, Check::Attribute { attribute, .. } if attribute.0 == "stacktrace.code");
+        self.filters.iter().any(|f| reads(&f.check))
+            || self.conditions.iter().any(|c| match &c.kind {
+                ConditionKind::Check(check) => reads(check),
+                _ => false,
+            })
+    }
+}
+
 /// Sentry's `all`, `any` and "not any", except that no items at all pass.
 fn combine(how: Match, results: impl Iterator<Item = bool>) -> bool {
     let mut results = results.peekable();

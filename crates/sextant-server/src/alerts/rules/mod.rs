@@ -26,7 +26,7 @@ pub use checks::{
 pub use conditions::{
     ComparisonType, Condition, ConditionKind, CountFrequency, Interval, SessionPercent,
 };
-pub use eval::{Counts, Needs, Window, evaluate};
+pub use eval::{Counts, Needs, Window, evaluate, may_fire};
 pub use facts::{EventFacts, FrameFacts, IssueCategory, IssueFacts};
 pub use spec::{DEFAULT_FREQUENCY_MINUTES, Match, RuleSpec, parse};
 

@@ -1,8 +1,9 @@
-//! Tests of rule parsing and names (`parse`), evaluation (`eval`) and event facts
-//! (`facts`), with the helpers they share.
+//! Tests of rule parsing and names (`parse`), evaluation (`eval`), what lets evaluation
+//! skip an event (`gating`) and event facts (`facts`), with the helpers they share.
 
 mod eval;
 mod facts;
+mod gating;
 mod parse;
 mod refusals;
 

@@ -11,20 +11,20 @@ use crate::alerts::rules::{
     ids, parse,
 };
 
-const NOW: i64 = 1_795_512_676_000;
+pub(super) const NOW: i64 = 1_795_512_676_000;
 const MINUTE: i64 = 60_000;
-const HOUR: i64 = 60 * MINUTE;
+pub(super) const HOUR: i64 = 60 * MINUTE;
 const DAY: i64 = 24 * HOUR;
 
 /// Counts by window; a window nobody set counts 0.
 #[derive(Default)]
-struct FakeCounts {
-    events: HashMap<Window, i64>,
+pub(super) struct FakeCounts {
+    pub(super) events: HashMap<Window, i64>,
     users: HashMap<Window, i64>,
     sessions: HashMap<Window, i64>,
 }
 
-fn window(from_ago_ms: i64, to_ago_ms: i64) -> Window {
+pub(super) fn window(from_ago_ms: i64, to_ago_ms: i64) -> Window {
     Window {
         from_ago_ms,
         to_ago_ms,
@@ -43,7 +43,7 @@ impl Counts for FakeCounts {
     }
 }
 
-fn event() -> EventFacts {
+pub(super) fn event() -> EventFacts {
     EventFacts {
         level: "error".into(),
         message: "checkout failed".into(),
@@ -79,7 +79,7 @@ fn event() -> EventFacts {
     }
 }
 
-fn issue() -> IssueFacts {
+pub(super) fn issue() -> IssueFacts {
     IssueFacts {
         first_seen_ms: NOW - 2 * DAY,
         times_seen: 10,
