@@ -122,13 +122,17 @@ class Server:
         subprocess.run(["rm", "-rf", self.work])
 
 
-def twenty_rules(server, install, n):
+def twenty_rules(server, install, n, quiet=False):
+    """`n` rules of three kinds; `quiet` ones never fire (thresholds out of reach, a
+    filter no event passes), to tell evaluation from delivery."""
+    scale = 1000 if quiet else 1
+    env = "nowhere" if quiet else "production"
     kinds = [
-        lambda i: ([{"id": FREQUENCY, "value": 100 + i, "interval": "1h"}],
+        lambda i: ([{"id": FREQUENCY, "value": (100 + i) * scale, "interval": "1h"}],
                    [{"id": LEVEL, "match": "gte", "level": "40"}]),
-        lambda i: ([{"id": USERS, "value": 50 + i, "interval": "1h"}], []),
+        lambda i: ([{"id": USERS, "value": (50 + i) * scale, "interval": "1h"}], []),
         lambda i: ([{"id": FIRST_SEEN}],
-                   [{"id": TAGGED, "key": "environment", "match": "eq", "value": "production"}]),
+                   [{"id": TAGGED, "key": "environment", "match": "eq", "value": env}]),
     ]
     for i in range(n):
         conditions, filters = kinds[i % 3](i)
@@ -142,7 +146,7 @@ def overhead(args):
         for rules in order:
             server, receiver = Server(), Receiver()
             if rules:
-                twenty_rules(server, server.integration(receiver), rules)
+                twenty_rules(server, server.integration(receiver), rules, args.quiet_rules)
             out = f"{server.work}/result.json"
             subprocess.run([BENCH, "--dsn", server.dsn, "--events", str(args.events),
                             "--concurrency", "8", "--quiet", "--json", out,
@@ -169,18 +173,30 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
+def accepted_events():
+    """The server's count of accepted events, from /metrics."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{PORT}/metrics", timeout=5).read().decode()
+    for line in text.splitlines():
+        if line.startswith("sextant_events_accepted_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
 def latency(args):
     server, receiver = Server(), Receiver()
     install = server.integration(receiver)
     server.rule("new issues", [{"id": FIRST_SEEN}], [], install)
-    load = subprocess.Popen([BENCH, "--dsn", server.dsn, "--events", str(int(args.rate * args.duration * 2)),
+    load = subprocess.Popen([BENCH, "--dsn", server.dsn, "--events", str(int(args.rate * args.duration)),
                              "--rate", str(args.rate), "--duration", f"{args.duration}s",
                              "--concurrency", "8", "--quiet", "--visibility-samples", "0",
                              "--json", f"{server.work}/load.json"])
     key = server.dsn.split("//")[1].split("@")[0]
     url = f"http://127.0.0.1:{PORT}/api/{server.dsn.rsplit('/', 1)[1]}/envelope/"
     acks = {}
-    time.sleep(2)  # the load's own first issues are made before the probes start
+    # Probes start once the load runs (its bodies are built first) and its own first
+    # issues are made, and stop before it does.
+    while accepted_events() < 2 * args.rate:
+        time.sleep(0.05)
     end = time.time() + args.duration - 4
     n = 0
     while time.time() < end:
@@ -217,6 +233,7 @@ def main():
     o.add_argument("--rounds", type=int, default=3)
     o.add_argument("--events", type=int, default=8000)
     o.add_argument("--rules", type=int, default=20)
+    o.add_argument("--quiet-rules", action="store_true", help="rules that never fire")
     l = sub.add_parser("latency")
     l.add_argument("--rate", type=float, default=1000)
     l.add_argument("--duration", type=float, default=30)

@@ -29,6 +29,8 @@ const ROUND: u32 = 200;
 const LEASE_MS: i64 = 30_000;
 const DAY_MS: i64 = 86_400_000;
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// How long a woken evaluator waits for more signals before its round.
+const GATHER: Duration = Duration::from_millis(50);
 
 /// The project option of the legacy webhooks plugin: its URLs, one per line in Sentry.
 pub const WEBHOOK_URLS: &str = "webhooks:urls";
@@ -76,13 +78,21 @@ impl Evaluator {
                     );
                 }
             }
-            tokio::select! {
-                _ = processed.notified() => {}
-                _ = tokio::time::sleep(poll) => {}
-                _ = stop.changed() => {}
-            }
+            let woken = tokio::select! {
+                _ = processed.notified() => true,
+                _ = tokio::time::sleep(poll) => false,
+                _ = stop.changed() => false,
+            };
             if *stop.borrow() {
                 return;
+            }
+            if woken {
+                // A moment for the next batches' signals to join this round: an issue
+                // touched by several is evaluated once.
+                tokio::select! {
+                    _ = tokio::time::sleep(GATHER) => {}
+                    _ = stop.changed() => {}
+                }
             }
         }
     }
@@ -96,7 +106,7 @@ impl Evaluator {
         let mut projects: HashMap<i64, ProjectRules> = HashMap::new();
         let mut firings: Vec<Firing> = Vec::new();
         let mut plain: Vec<NewDelivery> = Vec::new();
-        for signal in &signals {
+        for signal in &coalesce(&signals) {
             if let std::collections::hash_map::Entry::Vacant(slot) =
                 projects.entry(signal.project_id)
             {
@@ -274,6 +284,33 @@ impl Evaluator {
     }
 }
 
+/// The round's signals with those of one issue's events merged (several batches touched
+/// it): new or regressed if any says so, naming the event that made it so, else the
+/// newest. Other signals stay as they are, in order.
+fn coalesce(signals: &[AlertSignal]) -> Vec<AlertSignal> {
+    let mut merged: Vec<AlertSignal> = Vec::with_capacity(signals.len());
+    let mut by_issue: HashMap<i64, usize> = HashMap::new();
+    for signal in signals {
+        let issue = signal.issue_id.filter(|_| signal.kind == SignalKind::Event);
+        let Some(index) = issue.and_then(|id| by_issue.get(&id).copied()) else {
+            if let Some(id) = issue {
+                by_issue.insert(id, merged.len());
+            }
+            merged.push(signal.clone());
+            continue;
+        };
+        let first = &mut merged[index];
+        // Signals come oldest first: a later one names a newer event, or the one that
+        // created or regressed the issue; a cause already named stays.
+        if !(first.new_issue || first.regression) {
+            first.event_id = signal.event_id.clone();
+        }
+        first.new_issue |= signal.new_issue;
+        first.regression |= signal.regression;
+    }
+    merged
+}
+
 /// The URLs of the legacy webhooks plugin, from its option (a list, or lines of text).
 pub fn webhook_urls(option: Option<&Value>) -> Vec<String> {
     let lines: Vec<String> = match option {
@@ -293,4 +330,47 @@ pub fn webhook_urls(option: Option<&Value>) -> Vec<String> {
 
 fn subscribed(app: &SentryApp, resource: &str) -> bool {
     app.webhook_url.is_some() && app.events.iter().any(|e| e == resource)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signal(id: i64, issue: i64, new_issue: bool, event: &str) -> AlertSignal {
+        AlertSignal {
+            id,
+            project_id: 1,
+            issue_id: Some(issue),
+            check_id: None,
+            kind: SignalKind::Event,
+            new_issue,
+            regression: false,
+            event_id: Some(event.into()),
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn one_issue_touched_by_several_batches_is_evaluated_once() {
+        let merged = coalesce(&[
+            signal(1, 7, true, "created"),
+            signal(2, 8, false, "other"),
+            signal(3, 7, false, "later"),
+            signal(4, 8, false, "newest"),
+        ]);
+        assert_eq!(merged.len(), 2);
+        assert!(merged[0].new_issue);
+        assert_eq!(
+            merged[0].event_id.as_deref(),
+            Some("created"),
+            "the cause is named"
+        );
+        assert_eq!(merged[1].event_id.as_deref(), Some("newest"));
+        let resolved = AlertSignal {
+            kind: SignalKind::Resolved,
+            event_id: None,
+            ..signal(5, 7, false, "")
+        };
+        assert_eq!(coalesce(&[signal(1, 7, false, "a"), resolved]).len(), 2);
+    }
 }
