@@ -201,6 +201,9 @@ pub struct DeliveryAttempt {
     pub error: Option<String>,
 }
 
+/// A delivery's id, an attempt, and what comes next.
+pub type RecordedAttempt = (i64, DeliveryAttempt, AttemptNext);
+
 /// What becomes of a delivery after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttemptNext {
@@ -366,6 +369,8 @@ pub trait AlertStore: Send + Sync + 'static {
         attempt: &DeliveryAttempt,
         next: AttemptNext,
     ) -> Result<()>;
+    /// [`AlertStore::record_attempt`] for many, in one transaction.
+    async fn record_attempts(&self, batch: &[RecordedAttempt]) -> Result<()>;
     async fn get_delivery(&self, org_id: i64, id: i64) -> Result<Delivery>;
     async fn list_deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>>;
     async fn delivery_attempts(&self, id: i64) -> Result<Vec<DeliveryAttempt>>;

@@ -6,8 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sextant_storage::{AttemptNext, Delivery, DeliveryAttempt, DeliveryTarget, Store, StoreError};
-use tokio::sync::{Notify, Semaphore, watch};
+use sextant_storage::{
+    AttemptNext, Delivery, DeliveryAttempt, DeliveryTarget, RecordedAttempt, Store, StoreError,
+};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
 
 use super::channels::ChannelConfig;
 use super::config::AlertsConfig;
@@ -21,6 +23,33 @@ use crate::outbound::{OutboundClient, OutboundError};
 /// and its deliveries are taken again soon after it did.
 const LEASE_SLACK_MS: i64 = 2_000;
 const MINUTE_MS: i64 = 60_000;
+
+type Recorder = mpsc::UnboundedSender<RecordedAttempt>;
+
+/// Attempts recorded in one transaction at most, so a burst of deliveries costs a few
+/// commits rather than one each.
+const RECORD_BATCH: usize = 256;
+
+/// Writes attempts as they come, all that wait at once; ends with the last sender.
+async fn record(store: Arc<dyn Store>, mut records: mpsc::UnboundedReceiver<RecordedAttempt>) {
+    while let Some(first) = records.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < RECORD_BATCH {
+            match records.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        if let Err(err) = store.record_attempts(&batch).await {
+            // Their claims expire and they are sent again, with their Request-IDs.
+            tracing::error!(
+                error = &err as &dyn std::error::Error,
+                attempts = batch.len(),
+                "recording delivery attempts failed"
+            );
+        }
+    }
+}
 
 /// What one delivery sends.
 struct Request {
@@ -64,6 +93,8 @@ impl Deliverer {
         let poll = Duration::from_millis(self.config.poll_ms.max(10));
         let timeout = i64::try_from(self.client.total_timeout().as_millis()).unwrap_or(i64::MAX);
         let lease_ms = timeout.saturating_mul(2).saturating_add(LEASE_SLACK_MS);
+        let (recorder, records) = mpsc::unbounded_channel();
+        tokio::spawn(record(self.store.clone(), records));
         loop {
             let free = slots.available_permits();
             let mut claimed = 0;
@@ -79,9 +110,9 @@ impl Deliverer {
                             let Ok(permit) = slots.clone().acquire_owned().await else {
                                 return;
                             };
-                            let this = self.clone();
+                            let (this, recorder) = (self.clone(), recorder.clone());
                             tokio::spawn(async move {
-                                this.deliver(delivery).await;
+                                this.deliver(delivery, &recorder).await;
                                 drop(permit);
                             });
                         }
@@ -110,7 +141,7 @@ impl Deliverer {
         }
     }
 
-    async fn deliver(&self, delivery: Delivery) {
+    async fn deliver(&self, delivery: Delivery, recorder: &Recorder) {
         if let DeliveryTarget::Email { .. } = &delivery.target {
             let (mailer, store) = (self.mailer.as_ref(), self.store.as_ref());
             return super::email::send::deliver(mailer, store, &self.config, &delivery).await;
@@ -157,13 +188,8 @@ impl Deliverer {
                 AttemptNext::Failed,
             ),
         };
-        if let Err(err) = self.store.record_attempt(delivery.id, &attempt, next).await {
-            tracing::error!(
-                error = &err as &dyn std::error::Error,
-                delivery = delivery.id,
-                "recording a delivery attempt failed"
-            );
-        }
+        // The claim holds until the attempt is recorded, so it is not sent again meanwhile.
+        let _ = recorder.send((delivery.id, attempt, next));
     }
 
     async fn send(

@@ -279,7 +279,12 @@ impl AlertStore for SqlStore {
         attempt: &DeliveryAttempt,
         next: AttemptNext,
     ) -> Result<()> {
-        self.record_delivery_attempt(id, attempt, next).await
+        self.record_delivery_attempts(&[(id, attempt.clone(), next)])
+            .await
+    }
+
+    async fn record_attempts(&self, batch: &[RecordedAttempt]) -> Result<()> {
+        self.record_delivery_attempts(batch).await
     }
 
     async fn get_delivery(&self, org_id: i64, id: i64) -> Result<Delivery> {

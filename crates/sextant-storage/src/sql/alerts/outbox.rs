@@ -372,48 +372,12 @@ impl SqlStore {
         Ok(out)
     }
 
-    pub(super) async fn record_delivery_attempt(
-        &self,
-        id: i64,
-        attempt: &DeliveryAttempt,
-        next: AttemptNext,
-    ) -> Result<()> {
-        let (state, next_at, finished_at) = match next {
-            AttemptNext::Delivered => (DeliveryState::Delivered, attempt.at, Some(attempt.at)),
-            AttemptNext::RetryAt(at) => (DeliveryState::Pending, at, None),
-            AttemptNext::Failed => (DeliveryState::Failed, attempt.at, Some(attempt.at)),
-        };
+    /// Records each attempt with what comes next, all in one transaction.
+    pub(super) async fn record_delivery_attempts(&self, batch: &[RecordedAttempt]) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let exists = sqlx::query("SELECT 1 FROM deliveries WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
-            // Deleted with its project meanwhile: nothing left to record.
-            return Ok(());
+        for (id, attempt, next) in batch {
+            record_one(&mut tx, *id, attempt, *next).await?;
         }
-        sqlx::query(
-            "INSERT INTO delivery_attempts (delivery_id, at, status, duration_ms, response, \
-             error) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id)
-        .bind(attempt.at)
-        .bind(attempt.status)
-        .bind(attempt.duration_ms)
-        .bind(attempt.response.as_deref())
-        .bind(attempt.error.as_deref())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE deliveries SET state = $2, attempts = attempts + 1, next_at = $3, \
-             claimed_until = 0, finished_at = $4 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(state.as_str())
-        .bind(next_at)
-        .bind(finished_at)
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -472,4 +436,48 @@ impl SqlStore {
             })
             .collect()
     }
+}
+
+async fn record_one(
+    tx: &mut Transaction<'static, Any>,
+    id: i64,
+    attempt: &DeliveryAttempt,
+    next: AttemptNext,
+) -> Result<()> {
+    let (state, next_at, finished_at) = match next {
+        AttemptNext::Delivered => (DeliveryState::Delivered, attempt.at, Some(attempt.at)),
+        AttemptNext::RetryAt(at) => (DeliveryState::Pending, at, None),
+        AttemptNext::Failed => (DeliveryState::Failed, attempt.at, Some(attempt.at)),
+    };
+    let exists = sqlx::query("SELECT 1 FROM deliveries WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if exists.is_none() {
+        // Deleted with its project meanwhile: nothing left to record.
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO delivery_attempts (delivery_id, at, status, duration_ms, response, \
+         error) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(attempt.at)
+    .bind(attempt.status)
+    .bind(attempt.duration_ms)
+    .bind(attempt.response.as_deref())
+    .bind(attempt.error.as_deref())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE deliveries SET state = $2, attempts = attempts + 1, next_at = $3, \
+         claimed_until = 0, finished_at = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(state.as_str())
+    .bind(next_at)
+    .bind(finished_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
