@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
 use super::alerts::insert_outbox;
-use super::{Backend, ID_CHUNK, SqlStore, placeholders};
+use super::{Backend, ID_CHUNK, SqlStore, delete_ids, placeholders};
 use crate::alerts::NewDelivery;
 use crate::mail::*;
 use crate::model::Millis;
@@ -157,18 +157,7 @@ impl MailStore for SqlStore {
             return Err(StoreError::Conflict("the digest was sent already".into()));
         }
         let ids: Vec<i64> = digest.entries.iter().map(|e| e.id).collect();
-        let mut consumed = 0;
-        for chunk in ids.chunks(ID_CHUNK) {
-            let sql = format!(
-                "DELETE FROM mail_digest_entries WHERE id IN ({})",
-                placeholders(1, chunk.len())
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            consumed += q.execute(&mut *tx).await?.rows_affected();
-        }
+        let consumed = delete_ids(&mut tx, "mail_digest_entries", &ids).await?;
         if consumed != ids.len() as u64 {
             return Err(StoreError::Conflict(
                 "the digest's entries were sent already".into(),

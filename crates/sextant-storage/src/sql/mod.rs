@@ -351,5 +351,28 @@ impl Args {
 /// Splits id lists so no statement exceeds the backends' bind-parameter limits.
 pub(crate) const ID_CHUNK: usize = 500;
 
+/// Deletes the rows of `table` with these ids; returns how many there were, so a caller
+/// consuming claimed rows can tell whether another took some first. `table` is named by
+/// the caller's code only.
+pub(crate) async fn delete_ids(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    table: &'static str,
+    ids: &[i64],
+) -> Result<u64> {
+    let mut deleted = 0;
+    for chunk in ids.chunks(ID_CHUNK) {
+        let sql = format!(
+            "DELETE FROM {table} WHERE id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        deleted += q.execute(&mut **tx).await?.rows_affected();
+    }
+    Ok(deleted)
+}
+
 #[cfg(test)]
 mod tests;

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
-use super::super::{Backend, ID_CHUNK, SqlStore, placeholders};
+use super::super::{Backend, ID_CHUNK, SqlStore, delete_ids, placeholders};
 use crate::alerts::*;
 use crate::model::Millis;
 use crate::{Result, StoreError};
@@ -245,18 +245,7 @@ impl SqlStore {
         let mut tx = self.begin_write().await?;
         // The signals first: if another node consumed any of them (its claim outlived
         // by ours), its round wrote their deliveries, and this one must write nothing.
-        let mut consumed = 0;
-        for chunk in signal_ids.chunks(ID_CHUNK) {
-            let sql = format!(
-                "DELETE FROM alert_signals WHERE id IN ({})",
-                placeholders(1, chunk.len())
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            consumed += q.execute(&mut *tx).await?.rows_affected();
-        }
+        let consumed = delete_ids(&mut tx, "alert_signals", signal_ids).await?;
         if consumed != signal_ids.len() as u64 {
             return Err(StoreError::Conflict(
                 "signals were evaluated by another node".into(),
