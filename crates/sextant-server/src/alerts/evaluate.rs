@@ -158,7 +158,8 @@ impl Evaluator {
                 }
             }
         }
-        let latest_release = if rules.is_empty() {
+        // Every release of the project is read, so only when a rule asks.
+        let latest_release = if !rules.iter().any(|(_, spec)| spec.reads_latest_release()) {
             None
         } else {
             self.store
@@ -265,10 +266,11 @@ impl Evaluator {
         project: &ProjectRules,
         plain: &mut Vec<NewDelivery>,
     ) -> Result<(), StoreError> {
+        let mut notice = issue_notice(issue, &project.project, &self.base_url);
+        notice.kind = NoticeKind::IssueResolved;
+        notice.timestamp_ms = self.store.clock().now_ms();
+        let payload = serde_json::to_string(&notice).unwrap_or_default();
         for channel_id in self.store.issue_channels(issue.id).await? {
-            let mut notice = issue_notice(issue, &project.project, &self.base_url);
-            notice.kind = NoticeKind::IssueResolved;
-            notice.timestamp_ms = self.store.clock().now_ms();
             plain.push(NewDelivery {
                 org_id: project.project.org_id,
                 project_id: Some(project.project.id),
@@ -277,7 +279,7 @@ impl Evaluator {
                 target: DeliveryTarget::Channel { channel_id },
                 resource: "issue".into(),
                 action: "resolved".into(),
-                payload: serde_json::to_string(&notice).unwrap_or_default(),
+                payload: payload.clone(),
             });
         }
         Ok(())

@@ -155,15 +155,26 @@ pub fn may_fire(spec: &RuleSpec, issue: &IssueFacts, counts: &dyn Counts) -> boo
 }
 
 impl RuleSpec {
+    /// Whether any of the rule's checks, as a condition or a filter, is one `is`.
+    fn checks_any(&self, is: impl Fn(&Check) -> bool) -> bool {
+        self.filters.iter().any(|f| is(&f.check))
+            || self.conditions.iter().any(|c| match &c.kind {
+                ConditionKind::Check(check) => is(check),
+                _ => false,
+            })
+    }
+
     /// Whether evaluating the rule reads frames' source lines (`stacktrace.code`), which
     /// only the event's full normalization keeps.
     pub fn reads_source(&self) -> bool {
-        let reads = |check: &Check| matches!(check, Check::Attribute { attribute, .. } if attribute.0 == "stacktrace.code");
-        self.filters.iter().any(|f| reads(&f.check))
-            || self.conditions.iter().any(|c| match &c.kind {
-                ConditionKind::Check(check) => reads(check),
-                _ => false,
-            })
+        self.checks_any(|check| {
+            matches!(check, Check::Attribute { attribute, .. } if attribute.0 == "stacktrace.code")
+        })
+    }
+
+    /// Whether evaluating the rule needs the project's latest release.
+    pub fn reads_latest_release(&self) -> bool {
+        self.checks_any(|check| matches!(check, Check::LatestRelease))
     }
 }
 

@@ -55,4 +55,11 @@ fn may_fire_is_never_stricter_than_evaluate() {
     let reads = json!([{"id": ids::ATTRIBUTE_FILTER, "attribute": "stacktrace.code", "match": "co", "value": "x"}]);
     assert!(parse(&body(json!([]), reads)).unwrap().reads_source());
     assert!(!quiet.reads_source());
+    let latest = json!([{"id": ids::LATEST_RELEASE_FILTER}]);
+    assert!(
+        parse(&body(json!([]), latest))
+            .unwrap()
+            .reads_latest_release()
+    );
+    assert!(!quiet.reads_latest_release());
 }
