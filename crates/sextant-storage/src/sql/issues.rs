@@ -159,17 +159,14 @@ async fn note_status_change(
     status: IssueStatus,
     now: Millis,
 ) -> Result<()> {
-    let kind = match status {
+    // Both ways of resolving are one state to those told of it.
+    let signal = |status| match status {
         IssueStatus::Resolved | IssueStatus::ResolvedInNextRelease => SignalKind::Resolved,
         IssueStatus::Unresolved => SignalKind::Unresolved,
         IssueStatus::Ignored => SignalKind::Ignored,
     };
-    let was = match before.status {
-        IssueStatus::Resolved | IssueStatus::ResolvedInNextRelease => SignalKind::Resolved,
-        IssueStatus::Unresolved => SignalKind::Unresolved,
-        IssueStatus::Ignored => SignalKind::Ignored,
-    };
-    if kind == was {
+    let kind = signal(status);
+    if kind == signal(before.status) {
         return Ok(());
     }
     sqlx::query(
