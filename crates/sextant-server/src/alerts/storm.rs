@@ -47,13 +47,11 @@ pub(super) fn summarize(previous: &str, held: &[Delivery], context: &Context<'_>
         timestamp_ms: held.first().map(|d| d.created_at).unwrap_or_default(),
     });
     let mut new_issues = field(&summary, NEW_ISSUES);
-    let mut alerts = field(&summary, ALERTS);
     let mut last = summary.timestamp_ms;
     for delivery in held {
         let Ok(notice) = serde_json::from_str::<Notice>(&delivery.payload) else {
             continue;
         };
-        alerts += 1;
         if notice.kind == NoticeKind::NewIssue {
             new_issues += 1;
         }
@@ -67,6 +65,8 @@ pub(super) fn summarize(previous: &str, held: &[Delivery], context: &Context<'_>
         });
     }
     let minutes = ((last - summary.timestamp_ms) / 60_000).max(1);
+    // Every message taken is one item.
+    let alerts = summary.items.len() as i64;
     let what = if new_issues == alerts {
         format!("{alerts} new issues")
     } else {
