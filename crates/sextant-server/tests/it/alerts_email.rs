@@ -7,9 +7,10 @@
 use serde_json::{Value, json};
 use sextant_storage::{Role, TokenScope};
 
+use crate::support::TestApp;
+use crate::support::alerting::within;
 use crate::support::envelope::{event_envelope, exception_event, frame};
 use crate::support::smtp::SmtpSink;
-use crate::support::{TestApp, WAIT, wait_until};
 
 const FIRST_SEEN: &str = "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition";
 const EMAIL_ACTION: &str = "sentry.mail.actions.NotifyEmailAction";
@@ -30,10 +31,6 @@ fn app(sink: &SmtpSink) -> TestApp {
         c.alerts.email.from = "Sextant Alerts <alerts@sextant.test>".into();
         c.alerts.email.digest_scale = 0.05;
     })
-}
-
-fn within<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
-    wait_until(WAIT, check).unwrap_or_else(|| panic!("timed out waiting for {what}"))
 }
 
 /// An error whose type and function make an issue of its own.

@@ -4,13 +4,12 @@
 //! the incident shows in the API) and then back past its resolve threshold (`resolved`);
 //! the rule's round trip through the API; and refusals that name their field.
 
-use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use sha2::Sha256;
 
+use crate::support::TestApp;
+use crate::support::alerting::{app_with, hmac_hex, integration, wait_for};
 use crate::support::envelope::{envelope, new_id, now_rfc3339};
 use crate::support::receiver::{Received, Receiver};
-use crate::support::{TestApp, WAIT, wait_until};
 
 const RULES: &str = "/api/0/organizations/default/alert-rules/";
 const INCIDENTS: &str = "/api/0/organizations/default/incidents/";
@@ -18,42 +17,7 @@ const CRASH_FREE: &str = "percentage(sessions_crashed, sessions) AS _crash_rate_
 
 /// A server that may reach the local receiver and evaluates metric rules every 200 ms.
 fn app() -> TestApp {
-    TestApp::spawn_with(|c| {
-        c.outbound.allow = vec!["127.0.0.0/8".parse().unwrap()];
-        c.alerts.retry_secs = vec![0.05, 0.05, 0.05];
-        c.alerts.poll_ms = 50;
-        c.alerts.metric_eval_ms = 200;
-    })
-}
-
-/// An internal integration posting to the receiver; returns (client secret, installation).
-fn integration(app: &TestApp, receiver: &Receiver) -> (String, String) {
-    let (status, created) = app.post(
-        "/api/0/sentry-apps/",
-        json!({
-            "name": "Incident Bridge",
-            "organization": "default",
-            "isInternal": true,
-            "webhookUrl": format!("{}/metric", receiver.url),
-            "events": [],
-            "isAlertable": true,
-            "scopes": ["event:read"],
-        }),
-    );
-    assert_eq!(status, 201, "{created}");
-    let (status, installs) = app.get("/api/0/organizations/default/sentry-app-installations/");
-    assert_eq!(status, 200);
-    let install = installs
-        .as_array()
-        .and_then(|a| a.iter().find(|i| i["app"]["slug"] == created["slug"]))
-        .expect("installation")["uuid"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    (
-        created["clientSecret"].as_str().unwrap().to_string(),
-        install,
-    )
+    app_with(|c| c.alerts.metric_eval_ms = 200)
 }
 
 fn crash_free_rule(install: &str) -> Value {
@@ -108,20 +72,10 @@ fn sessions(app: &TestApp, exited: usize, crashed: usize) {
     app.send_ok(envelope(&json!({"sent_at": now_rfc3339()}), &items));
 }
 
-fn hmac_hex(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
-}
-
 fn wait_for_hook(receiver: &Receiver, action: &str) -> Received {
-    wait_until(WAIT, || {
-        receiver
-            .received()
-            .into_iter()
-            .find(|r| r.json()["action"] == action)
+    wait_for(receiver, &format!("the {action} webhook"), |r| {
+        r.json()["action"] == action
     })
-    .unwrap_or_else(|| panic!("timed out waiting for the {action} webhook"))
 }
 
 fn incidents(app: &TestApp, query: &str) -> Vec<Value> {
@@ -134,7 +88,7 @@ fn incidents(app: &TestApp, query: &str) -> Vec<Value> {
 fn crash_free_rule_opens_and_resolves_an_incident_with_signed_webhooks() {
     let app = app();
     let receiver = Receiver::start();
-    let (secret, install) = integration(&app, &receiver);
+    let (_, secret, install) = integration(&app, &receiver, &[]);
     let (status, rule) = app.post(RULES, crash_free_rule(&install));
     assert_eq!(status, 201, "{rule}");
     let rule_id = rule["id"].as_str().unwrap().to_string();
@@ -148,7 +102,7 @@ fn crash_free_rule_opens_and_resolves_an_incident_with_signed_webhooks() {
     // 8 of 10 sessions crash-free: 80 %, below the critical 90 %.
     sessions(&app, 8, 2);
     let critical = wait_for_hook(&receiver, "critical");
-    assert_eq!(critical.path, "/metric");
+    assert_eq!(critical.path, "/hook");
     assert_eq!(
         critical.header("sentry-hook-resource"),
         Some("metric_alert")
@@ -234,7 +188,7 @@ fn crash_free_rule_opens_and_resolves_an_incident_with_signed_webhooks() {
 fn metric_rules_round_trip_through_the_api() {
     let app = app();
     let receiver = Receiver::start();
-    let (_, install) = integration(&app, &receiver);
+    let (_, _, install) = integration(&app, &receiver, &[]);
     let mut body = crash_free_rule(&install);
     body["triggers"] = json!([
         {"label": "critical", "alertThreshold": 90, "actions": []},
@@ -277,7 +231,7 @@ fn metric_rules_round_trip_through_the_api() {
 fn refused_metric_rules_name_their_field() {
     let app = app();
     let receiver = Receiver::start();
-    let (_, install) = integration(&app, &receiver);
+    let (_, _, install) = integration(&app, &receiver, &[]);
     let with = |change: &dyn Fn(&mut Value)| {
         let mut body = crash_free_rule(&install);
         change(&mut body);

@@ -20,10 +20,16 @@ pub const VERDICT: &str = "sextant.rules.conditions.release_verdict.ReleaseVerdi
 
 /// A server that may reach the local receiver, retrying fast.
 pub fn app() -> TestApp {
+    app_with(|_| {})
+}
+
+/// [`app`], with more settings changed by `adjust`.
+pub fn app_with(adjust: impl FnOnce(&mut sextant_server::config::Config)) -> TestApp {
     TestApp::spawn_with(|c| {
         c.outbound.allow = vec!["127.0.0.0/8".parse().unwrap()];
         c.alerts.retry_secs = vec![0.05, 0.05, 0.05];
         c.alerts.poll_ms = 50;
+        adjust(c);
     })
 }
 
